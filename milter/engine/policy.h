@@ -1,0 +1,219 @@
+/*
+ * policy.h - the loaded policy: services, stages, rules, conditions, actions.
+ *
+ * A policy is built once by policy_load() (policy_load.h) and is immutable
+ * afterwards: every thread may read it without locks. It is reference-counted
+ * so that a reload can swap in a new policy while transactions still finish on
+ * the old one: whoever keeps a pointer beyond the call that gave it takes a
+ * reference with policy_ref() and drops it with policy_unref(); the last
+ * unref frees everything. All strings and arrays below belong to the policy.
+ *
+ * The JSON format is documented in policies/README.md.
+ */
+#ifndef MD_POLICY_H
+#define MD_POLICY_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cidr.h"
+#include "match.h"
+
+/* The points where a milter (or the shim) can decide, in dialogue order. */
+enum stage {
+	STAGE_CONNECT,
+	STAGE_HELO,
+	STAGE_MAIL,
+	STAGE_RCPT,
+	STAGE_HEADERS,          /* all headers received (milter: end of headers) */
+	STAGE_EOM,              /* whole message received (end of message) */
+	STAGE_COUNT
+};
+
+/* stage_name - the JSON key of STAGE ("connect", ..., "eom"). */
+const char *stage_name(enum stage stage);
+
+/* A list of matchers: a subject matches when any of them does. */
+struct matcher_list {
+	size_t count;
+	struct matcher *items;
+};
+
+enum cond_kind {
+	COND_ALL, COND_ANY, COND_NOT,
+	COND_CLIENT_IP,         /* client address in any of the networks */
+	COND_CLIENT_NAME,       /* client host name (reverse DNS) */
+	COND_HELO,
+	COND_SENDER,            /* envelope sender */
+	COND_RECIPIENT,         /* rcpt stage: this recipient; later: any recipient */
+	COND_AUTH,              /* an authenticated user is present (or absent) */
+	COND_AUTH_USER,         /* the authenticated user name matches */
+	COND_HEADER,            /* header present, or its value matches */
+	COND_SIZE_ABOVE,        /* message size in bytes above a limit */
+	COND_MACRO,             /* MTA macro defined, or its value matches */
+};
+
+struct cond {
+	enum cond_kind kind;
+	enum stage min_stage;   /* earliest stage where it can be evaluated */
+	union {
+		struct { size_t count; struct cond *items; } list;   /* ALL, ANY */
+		struct cond *negated;                                /* NOT */
+		struct { size_t count; struct cidr *items; } nets;   /* CLIENT_IP */
+		struct matcher_list match;   /* CLIENT_NAME HELO SENDER RECIPIENT AUTH_USER */
+		bool present;                /* AUTH */
+		struct {                     /* HEADER, MACRO */
+			char *name;
+			bool has_value;      /* false: presence test only */
+			struct matcher_list value;
+		} named;
+		uint64_t size;               /* SIZE_ABOVE */
+	} u;
+};
+
+/* An SMTP reply: "550 5.7.1 text". status may be empty; text is never NULL. */
+struct reply {
+	int code;
+	char status[12];        /* enhanced status code "5.7.1" or "" */
+	char *text;
+};
+
+enum action_kind {
+	ACT_NEXT,               /* nothing; go on with the next rule */
+	ACT_ACCEPT,             /* stop: accept the message (connect: the connection) */
+	ACT_REJECT,
+	ACT_TEMPFAIL,
+	ACT_DISCARD,
+	ACT_QUARANTINE,
+	ACT_ADD_HEADER,
+	ACT_CHANGE_HEADER,
+	ACT_REMOVE_HEADER,
+	ACT_LOG,
+	ACT_DELEGATE,
+};
+
+/* What recipients see once a message has been quarantined. */
+enum quarantine_then {
+	QUARANTINE_DISCARD,     /* accepted, then dropped (the folder copy remains) */
+	QUARANTINE_REJECT,      /* refused with the action's reply */
+	QUARANTINE_HOLD,        /* MTA quarantine (Postfix hold queue), accepted */
+};
+
+struct action;
+struct rule;
+
+struct action_list {
+	size_t count;
+	struct action *items;
+};
+
+struct rule_list {
+	size_t count;
+	struct rule *items;
+};
+
+/* A header name pattern: exact name, or a prefix when it ends in '*'. */
+struct header_pattern {
+	char *name;             /* without the '*' */
+	bool prefix;
+};
+
+struct service;
+
+struct delegate_spec {
+	const struct service *service;  /* borrowed from the policy */
+	struct rule_list followup;      /* evaluated on the returned copy */
+	struct action_list on_error;    /* delegator refused or failed */
+	struct action_list on_timeout;  /* no copy within the service timeout */
+	struct action_list on_missing;  /* delegator accepted, sent no copy back */
+	size_t import_count;            /* headers carried into the final message */
+	struct header_pattern *imports;
+};
+
+struct action {
+	enum action_kind kind;
+	union {
+		struct reply reply;                     /* REJECT, TEMPFAIL */
+		struct {                                /* QUARANTINE */
+			char *folder;                   /* NULL: no folder copy */
+			char *reason;
+			enum quarantine_then then;
+			struct reply reply;             /* for QUARANTINE_REJECT */
+		} quarantine;
+		struct {                                /* ADD/CHANGE/REMOVE_HEADER */
+			char *name;
+			char *value;                    /* NULL for REMOVE */
+			unsigned index;                 /* CHANGE: 1-based occurrence */
+		} header;
+		struct {                                /* LOG */
+			int level;                      /* syslog priority */
+			char *message;
+		} log;
+		struct delegate_spec delegate;          /* DELEGATE */
+	} u;
+};
+
+struct rule {
+	char *name;
+	struct cond *cond;              /* NULL: always true */
+	struct action_list then;
+	struct action_list otherwise;   /* "else" */
+	unsigned line;                  /* source line, for logs */
+};
+
+enum service_type { SERVICE_SMTP };
+
+/* A host:port pair as written in the policy ("127.0.0.1:10026", "[::1]:25"). */
+struct endpoint {
+	char *host;
+	unsigned port;
+};
+
+struct service {
+	char *name;
+	enum service_type type;
+	struct endpoint delegator;
+	uint64_t timeout_ms;            /* wait for the returned copy */
+	uint64_t grace_ms;              /* 2xx answer but no copy: wait this long */
+	struct endpoint receiver;
+	bool receiver_public;           /* binding a non-loopback address was asked for */
+};
+
+struct policy_settings {
+	char *quarantine_dir;           /* root of quarantine folders */
+	char *spool_dir;                /* temporary message copies */
+	uint64_t max_message_size;      /* 0: no limit of ours */
+	struct action_list fail_safe;   /* verdict when processing fails (tempfail) */
+};
+
+struct policy {
+	atomic_uint refs;
+	char *path;                     /* file it was loaded from */
+	struct policy_settings settings;
+	size_t service_count;
+	struct service *services;
+	struct rule_list stages[STAGE_COUNT];
+	/* Derived at load, for negotiation with the MTA: */
+	unsigned stage_mask;            /* bit (1 << stage) when the stage is needed */
+	size_t macro_count;             /* macro names conditions read, "{auth_authen}" */
+	char **macros;
+	size_t rule_count;              /* all rules, follow-ups included */
+};
+
+/* policy_ref - take a reference; returns P. */
+struct policy *policy_ref(struct policy *p);
+
+/* policy_unref - drop a reference; frees the policy with the last one. P may be NULL. */
+void policy_unref(struct policy *p);
+
+/* policy_find_service - the service called NAME, or NULL. */
+const struct service *policy_find_service(const struct policy *p, const char *name);
+
+/* policy_free_contents - helpers for the loader, which builds in place. */
+void cond_free(struct cond *c);
+void action_list_free(struct action_list *l);
+void rule_list_free(struct rule_list *l);
+
+#endif
