@@ -196,7 +196,8 @@ struct policy {
 	struct service *services;
 	struct rule_list stages[STAGE_COUNT];
 	/* Derived at load, for negotiation with the MTA: */
-	unsigned stage_mask;            /* bit (1 << stage) when the stage is needed */
+	unsigned stage_mask;            /* bit (1 << stage) when the stage has rules */
+	unsigned cond_mask;             /* bit (1 << cond_kind) for each test used */
 	size_t macro_count;             /* macro names conditions read, "{auth_authen}" */
 	char **macros;
 	size_t rule_count;              /* all rules, follow-ups included */

@@ -1,0 +1,103 @@
+/*
+ * cond_eval.c - evaluate a condition tree against a transaction.
+ *
+ * Pure reads of the transaction and the policy: no allocation, no locks.
+ * A test whose data is missing (no HELO was sent, no such header) is false.
+ */
+#include <string.h>
+
+#include "txn_int.h"
+
+/* any_matches - does SUBJECT match one of L? */
+static bool any_matches(const struct matcher_list *l, const char *subject)
+{
+	if (!subject)
+		return false;
+	for (size_t i = 0; i < l->count; i++)
+		if (match_test(&l->items[i], subject))
+			return true;
+	return false;
+}
+
+/* client_in - is the client address in one of the networks? */
+static bool client_in(const struct cond *c, const struct txn *t)
+{
+	if (!t->client_parsed)
+		return false;
+	for (size_t i = 0; i < c->u.nets.count; i++)
+		if (cidr_contains_addr(&c->u.nets.items[i], t->client_family, t->client_bytes))
+			return true;
+	return false;
+}
+
+/* recipient_matches - at rcpt: this recipient; later: any accepted one. */
+static bool recipient_matches(const struct cond *c, const struct txn *t, enum stage stage)
+{
+	if (stage == STAGE_RCPT)
+		return any_matches(&c->u.match, t->current_rcpt);
+	for (size_t i = 0; i < t->rcpt_count; i++)
+		if (any_matches(&c->u.match, t->rcpts[i]))
+			return true;
+	return false;
+}
+
+/* header_matches - a field is present, or one of its values matches. */
+static bool header_matches(const struct cond *c, const struct txn *t)
+{
+	const struct header_field *f;
+
+	for (unsigned nth = 1; (f = headers_find(&t->headers, c->u.named.name, nth)); nth++)
+		if (!c->u.named.has_value || any_matches(&c->u.named.value, f->value))
+			return true;
+	return false;
+}
+
+/* macro_matches - a macro is defined (non-empty), or its value matches. */
+static bool macro_matches(const struct cond *c, const struct txn *t)
+{
+	const char *value = t->env.macro ? t->env.macro(t->env.arg, c->u.named.name) : NULL;
+
+	if (!value || !*value)
+		return false;
+	return !c->u.named.has_value || any_matches(&c->u.named.value, value);
+}
+
+/* cond_eval - does C hold for T at STAGE? */
+bool cond_eval(const struct cond *c, const struct txn *t, enum stage stage)
+{
+	switch (c->kind) {
+	case COND_ALL:
+		for (size_t i = 0; i < c->u.list.count; i++)
+			if (!cond_eval(&c->u.list.items[i], t, stage))
+				return false;
+		return true;
+	case COND_ANY:
+		for (size_t i = 0; i < c->u.list.count; i++)
+			if (cond_eval(&c->u.list.items[i], t, stage))
+				return true;
+		return false;
+	case COND_NOT:
+		return !cond_eval(c->u.negated, t, stage);
+	case COND_CLIENT_IP:
+		return client_in(c, t);
+	case COND_CLIENT_NAME:
+		return any_matches(&c->u.match, t->client_name);
+	case COND_HELO:
+		return any_matches(&c->u.match, t->helo);
+	case COND_SENDER:
+		return any_matches(&c->u.match, t->sender);
+	case COND_RECIPIENT:
+		return recipient_matches(c, t, stage);
+	case COND_AUTH:
+		return (t->auth_user != NULL) == c->u.present;
+	case COND_AUTH_USER:
+		return any_matches(&c->u.match, t->auth_user);
+	case COND_HEADER:
+		return header_matches(c, t);
+	case COND_SIZE_ABOVE:
+		return t->message_size > c->u.size;
+	case COND_MACRO:
+		return macro_matches(c, t);
+	}
+	return false;
+}

@@ -1,0 +1,248 @@
+/*
+ * delegation.c - the delegation runtime: which client and receiver serve a
+ * service, and one delegation from send to returned copy.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "correlation.h"
+#include "delegate_client.h"
+#include "delegation.h"
+#include "log.h"
+#include "receiver.h"
+
+#define PROGRESS_MS 5000        /* MTA progress notifications while waiting */
+#define IDLE_CONNECTIONS 8      /* kept open to each delegator */
+
+struct client_slot {
+	char *service;
+	struct endpoint delegator;
+	struct delegate_client *client;
+	struct client_slot *next;
+};
+
+struct receiver_slot {
+	struct endpoint address;
+	struct receiver *receiver;
+	struct receiver_slot *next;
+};
+
+struct delegation {
+	pthread_mutex_t lock;           /* guards the two lists */
+	struct corr_table *table;
+	struct client_slot *clients;
+	struct receiver_slot *receivers;
+};
+
+/* same_endpoint - do A and B name the same host and port? */
+static bool same_endpoint(const struct endpoint *a, const struct endpoint *b)
+{
+	return a->port == b->port && strcmp(a->host, b->host) == 0;
+}
+
+/* find_client - the client for service S (lock held), or NULL. */
+static struct delegate_client *find_client(struct delegation *d, const struct service *s)
+{
+	for (struct client_slot *c = d->clients; c; c = c->next)
+		if (strcmp(c->service, s->name) == 0 && same_endpoint(&c->delegator, &s->delegator))
+			return c->client;
+	return NULL;
+}
+
+/* add_client - a client for S unless there is one (lock held). */
+static void add_client(struct delegation *d, const struct service *s)
+{
+	struct client_slot *c;
+
+	if (find_client(d, s))
+		return;
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->service = strdup(s->name)) || !(c->delegator.host = strdup(s->delegator.host)) ||
+	    !(c->client = delegate_client_new(&s->delegator, IDLE_CONNECTIONS)))
+		abort();
+	c->delegator.port = s->delegator.port;
+	c->next = d->clients;
+	d->clients = c;
+}
+
+/* add_receiver - a receiver for S's address unless one runs (lock held). */
+static bool add_receiver(struct delegation *d, const struct service *s, const char *spool_dir,
+			 char *err, size_t errlen)
+{
+	struct receiver_slot *r;
+	struct receiver *rcv;
+
+	for (r = d->receivers; r; r = r->next)
+		if (same_endpoint(&r->address, &s->receiver))
+			return true;
+	rcv = receiver_start(&s->receiver, s->receiver_public, spool_dir, d->table, err, errlen);
+	if (!rcv)
+		return false;
+	r = calloc(1, sizeof(*r));
+	if (!r || !(r->address.host = strdup(s->receiver.host)))
+		abort();
+	r->address.port = s->receiver.port;
+	r->receiver = rcv;
+	r->next = d->receivers;
+	d->receivers = r;
+	log_msg(LOG_INFO, "service %s: receiver listening on %s:%u, delegator %s:%u", s->name,
+		s->receiver.host, receiver_port(rcv), s->delegator.host, s->delegator.port);
+	return true;
+}
+
+/* delegation_update - start what the services of P need. */
+bool delegation_update(struct delegation *d, const struct policy *p, char *err, size_t errlen)
+{
+	bool ok = true;
+
+	pthread_mutex_lock(&d->lock);
+	for (size_t i = 0; i < p->service_count; i++) {
+		add_client(d, &p->services[i]);
+		if (!add_receiver(d, &p->services[i], p->settings.spool_dir, err, errlen))
+			ok = false;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return ok;
+}
+
+/* delegation_start - clients and receivers for every service of P. */
+struct delegation *delegation_start(const struct policy *p, char *err, size_t errlen)
+{
+	struct delegation *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		abort();
+	pthread_mutex_init(&d->lock, NULL);
+	d->table = corr_new();
+	if (!delegation_update(d, p, err, errlen)) {
+		delegation_stop(d);
+		return NULL;
+	}
+	return d;
+}
+
+/* delegation_stop - stop receivers, close clients, free. */
+void delegation_stop(struct delegation *d)
+{
+	if (!d)
+		return;
+	while (d->receivers) {
+		struct receiver_slot *r = d->receivers;
+
+		d->receivers = r->next;
+		receiver_stop(r->receiver);
+		free(r->address.host);
+		free(r);
+	}
+	while (d->clients) {
+		struct client_slot *c = d->clients;
+
+		d->clients = c->next;
+		delegate_client_free(c->client);
+		free(c->service);
+		free(c->delegator.host);
+		free(c);
+	}
+	corr_free(d->table);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+/* send_progress - delegate_client progress callback: tell the MTA to wait. */
+static void send_progress(void *txn)
+{
+	txn_progress(txn);
+}
+
+/* send_message - hand T's message to the delegator with correlation ID. */
+static void send_message(struct delegate_client *client, struct txn *t, const struct service *s,
+			 const char *id, struct delegate_send_result *res)
+{
+	size_t n = txn_rcpt_count(t);
+	const char **rcpts = calloc(n ? n : 1, sizeof(*rcpts));
+	struct delegate_send_request req = {
+		.sender = txn_sender(t) ? txn_sender(t) : "", .rcpts = rcpts, .rcpt_count = n,
+		.path = txn_message_path(t), .id = id,
+		.timeout_ms = s->timeout_ms > 0xffffffffu ? 0xffffffffu : (unsigned)s->timeout_ms,
+		.progress = send_progress, .progress_arg = t, .progress_interval_ms = PROGRESS_MS,
+	};
+
+	if (!rcpts)
+		abort();
+	for (size_t i = 0; i < n; i++)
+		rcpts[i] = txn_rcpt_at(t, i);
+	delegate_client_send(client, &req, res);
+	free(rcpts);
+}
+
+/* await_copy - sleep until the copy arrives or DEADLINE, with progress ticks. */
+static bool await_copy(struct corr_table *table, struct corr_entry *e, struct txn *t,
+		       uint64_t deadline)
+{
+	enum corr_wait_status w;
+
+	while ((w = corr_wait(table, e, deadline, PROGRESS_MS)) == CORR_TICK)
+		txn_progress(t);
+	return w == CORR_ARRIVED;
+}
+
+/* classify - turn the send result and the copy (or its absence) into OUT. */
+static void classify(const struct delegate_send_result *res, char *copy,
+		     struct delegate_result *out)
+{
+	const char *why = res->reply[0] ? res->reply : res->error;
+
+	if (copy && res->status != SEND_REFUSED) {
+		out->status = DELEGATE_COPY;
+		out->copy_path = copy;
+		snprintf(out->detail, sizeof(out->detail), "%s", res->reply);
+		return;
+	}
+	free(copy);
+	if (res->status == SEND_ACCEPTED)
+		out->status = DELEGATE_MISSING;
+	else if (res->status == SEND_TIMEOUT)
+		out->status = DELEGATE_TIMEOUT;
+	else
+		out->status = DELEGATE_ERROR;
+	snprintf(out->detail, sizeof(out->detail), "%s: %.200s",
+		 delegate_send_status_name(res->status), *why ? why : "no reply");
+}
+
+/* delegation_run - one delegation of T's current message. */
+void delegation_run(void *arg, struct txn *t, const struct delegate_spec *spec,
+		    struct delegate_result *out)
+{
+	struct delegation *d = arg;
+	const struct service *s = spec->service;
+	struct delegate_client *client;
+	struct delegate_send_result res;
+	struct corr_entry *e;
+	char id[CORR_ID_LEN + 1];
+	uint64_t start = corr_now_ms(), deadline = start + s->timeout_ms;
+
+	pthread_mutex_lock(&d->lock);
+	client = find_client(d, s);
+	pthread_mutex_unlock(&d->lock);
+	if (!client || !txn_message_path(t) || txn_rcpt_count(t) == 0) {
+		out->status = DELEGATE_ERROR;
+		snprintf(out->detail, sizeof(out->detail), "%s", !client ? "service not running (restart needed)"
+			 : !txn_message_path(t) ? "message not spooled" : "no recipients");
+		return;
+	}
+	e = corr_register(d->table, id);
+	send_message(client, t, s, id, &res);
+	if (res.status == SEND_ACCEPTED) {
+		uint64_t grace = corr_now_ms() + s->grace_ms;
+
+		await_copy(d->table, e, t, grace < deadline ? grace : deadline);
+	}
+	classify(&res, corr_take_copy(d->table, e), out);
+	corr_release(d->table, e);
+	out->elapsed_ms = corr_now_ms() - start;
+	log_msg(LOG_DEBUG, "%s: delegation id=%s service=%s send=%s reused=%d",
+		txn_queue_id(t) ? txn_queue_id(t) : "NOQUEUE", id, s->name,
+		delegate_send_status_name(res.status), res.reused);
+}

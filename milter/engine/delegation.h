@@ -1,0 +1,55 @@
+/*
+ * delegation.h - run delegations for transactions: send the message to the
+ * service's delegator, wait for the filtered copy on our receiver, and tell
+ * the engine what came of it.
+ *
+ * One struct delegation serves a whole daemon. It owns one SMTP client per
+ * service (delegate_client), one receiver per distinct receiver address
+ * (receiver), and the correlation table they share. delegation_run() is the
+ * engine's txn_env.delegate hook (its service_arg is the struct
+ * delegation); it blocks the calling transaction's thread, which sleeps on
+ * its correlation entry and calls txn_progress() every few seconds.
+ *
+ * How a delegation ends (struct delegate_result):
+ *   the copy arrived                        DELEGATE_COPY (unless refused)
+ *   delegator answered 2xx, no copy within
+ *     the service's grace period             DELEGATE_MISSING
+ *   delegator refused (4xx/5xx), or the
+ *     connection failed                      DELEGATE_ERROR (reply in detail)
+ *   no answer and no copy within timeout     DELEGATE_TIMEOUT
+ *
+ * Thread-safe: any number of transactions delegate at once. Start and stop
+ * run in the main thread; update (after a reload) may run in any thread.
+ */
+#ifndef MD_DELEGATION_H
+#define MD_DELEGATION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "policy.h"
+#include "txn.h"
+
+struct delegation;
+
+/*
+ * delegation_start - clients and receivers for every service of P. Binding
+ * a receiver can fail (port taken): NULL, with the reason in ERR.
+ */
+struct delegation *delegation_start(const struct policy *p, char *err, size_t errlen);
+
+/*
+ * delegation_update - after a reload: start what new services of P need.
+ * Receivers and clients already running are kept. False (reason in ERR)
+ * when a new receiver cannot listen; the services that did start are kept.
+ */
+bool delegation_update(struct delegation *d, const struct policy *p, char *err, size_t errlen);
+
+/* delegation_stop - stop the receivers and free everything; D may be NULL. */
+void delegation_stop(struct delegation *d);
+
+/* delegation_run - txn_env.delegate: delegate T's current message per SPEC. */
+void delegation_run(void *delegation, struct txn *t, const struct delegate_spec *spec,
+		    struct delegate_result *out);
+
+#endif

@@ -1,0 +1,233 @@
+/*
+ * policy_load_service.c - parse "services" (delegation targets) and
+ * "settings" (quarantine and spool folders, size limit, fail-safe verdict).
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy_load_ctx.h"
+#include "units.h"
+
+#define DEFAULT_TIMEOUT_MS (60 * 1000)
+#define DEFAULT_GRACE_MS 2000
+#define DEFAULT_QUARANTINE_DIR "/var/lib/milter-delegate/quarantine"
+#define DEFAULT_SPOOL_DIR "/var/spool/milter-delegate"
+
+/* split_endpoint - "host:port", "[v6]:port" or "port" into OUT; false if malformed. */
+static bool split_endpoint(const char *text, struct endpoint *out)
+{
+	const char *colon = strrchr(text, ':');
+	const char *host = "127.0.0.1", *port_text = text;
+	size_t host_len = strlen(host);
+	char *end;
+	long port;
+
+	if (colon) {
+		host = text;
+		host_len = (size_t)(colon - text);
+		port_text = colon + 1;
+		if (host_len >= 2 && host[0] == '[' && host[host_len - 1] == ']')
+			host++, host_len -= 2;
+		else if (memchr(host, ':', host_len))
+			return false;   /* IPv6 needs brackets */
+	}
+	port = strtol(port_text, &end, 10);
+	if (host_len == 0 || !*port_text || *end || port < 1 || port > 65535)
+		return false;
+	out->host = strndup(host, host_len);
+	if (!out->host)
+		abort();
+	out->port = (unsigned)port;
+	return true;
+}
+
+/* is_loopback - is HOST a loopback address or "localhost"? */
+static bool is_loopback(const char *host)
+{
+	struct in_addr v4;
+	struct in6_addr v6;
+
+	if (strcmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &v4) == 1)
+		return (ntohl(v4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, host, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+/* load_endpoint - OBJ.KEY as an address; reported when malformed. */
+static bool load_endpoint(struct load_ctx *c, json_t *obj, const char *key, struct endpoint *out)
+{
+	const char *text = lctx_string_member(c, obj, key, true);
+
+	if (!text)
+		return false;
+	if (split_endpoint(text, out))
+		return true;
+	lctx_push_key(c, key);
+	lctx_error(c, "invalid address \"%s\": expected HOST:PORT (\"127.0.0.1:10026\", "
+		   "\"[::1]:10026\") or a port number", text);
+	lctx_pop(c);
+	return false;
+}
+
+/* load_duration - OBJ.KEY as a duration in ms, DEFAULT_MS when absent. */
+static bool load_duration(struct load_ctx *c, json_t *obj, const char *key,
+			  uint64_t default_ms, uint64_t *out)
+{
+	json_t *v = json_object_get(obj, key);
+	const char *why = NULL;
+
+	*out = default_ms;
+	if (!v)
+		return true;
+	lctx_push_key(c, key);
+	bool ok = json_is_string(v) && units_parse_duration(json_string_value(v), out, &why) && *out > 0;
+	if (!ok)
+		lctx_error(c, "%s%sexpected a positive duration such as \"60s\", \"500ms\" or \"2m\"",
+			   why ? why : "", why ? ": " : "");
+	lctx_pop(c);
+	return ok;
+}
+
+/* load_delegator - {"address": ..., "timeout": ..., "grace": ...}. */
+static void load_delegator(struct load_ctx *c, json_t *v, struct service *s)
+{
+	static const char *const keys[] = { "address", "timeout", "grace", NULL };
+
+	lctx_push_key(c, "delegator");
+	if (!v)
+		lctx_error(c, "missing key \"delegator\" (expected {\"address\": \"HOST:PORT\", \"timeout\": \"60s\"})");
+	else if (lctx_expect(c, v, JSON_OBJECT, "an object with address and timeout")) {
+		lctx_check_keys(c, v, keys);
+		load_endpoint(c, v, "address", &s->delegator);
+		load_duration(c, v, "timeout", DEFAULT_TIMEOUT_MS, &s->timeout_ms);
+		load_duration(c, v, "grace", DEFAULT_GRACE_MS, &s->grace_ms);
+	}
+	lctx_pop(c);
+}
+
+/* load_service - one named service object into S. */
+static void load_service(struct load_ctx *c, json_t *v, struct service *s)
+{
+	static const char *const keys[] = { "type", "delegator", "receiver", "receiver_public",
+					    "comment", NULL };
+	const char *type;
+	json_t *pub;
+
+	if (!lctx_expect(c, v, JSON_OBJECT, "a service object"))
+		return;
+	lctx_check_keys(c, v, keys);
+	type = lctx_string_member(c, v, "type", true);
+	if (type && strcmp(type, "smtp") != 0) {
+		lctx_push_key(c, "type");
+		lctx_error(c, "unknown service type \"%s\"; expected: smtp", type);
+		lctx_pop(c);
+	}
+	load_delegator(c, json_object_get(v, "delegator"), s);
+	pub = json_object_get(v, "receiver_public");
+	lctx_push_key(c, "receiver_public");
+	if (pub && lctx_expect(c, pub, JSON_TRUE, "a boolean"))
+		s->receiver_public = json_is_true(pub);
+	lctx_pop(c);
+	if (load_endpoint(c, v, "receiver", &s->receiver) && !s->receiver_public &&
+	    !is_loopback(s->receiver.host)) {
+		lctx_push_key(c, "receiver");
+		lctx_error(c, "receiver %s is not a loopback address: anyone who reaches it could "
+			   "inject mail; set \"receiver_public\": true to bind it anyway",
+			   s->receiver.host);
+		lctx_pop(c);
+	}
+}
+
+/* load_services - the "services" object: name -> service. */
+void load_services(struct load_ctx *c, json_t *v)
+{
+	const char *name;
+	json_t *member;
+	struct policy *p = c->policy;
+
+	if (!v)
+		return;
+	lctx_push_key(c, "services");
+	if (lctx_expect(c, v, JSON_OBJECT, "an object of named services")) {
+		p->services = xcalloc(json_object_size(v), sizeof(*p->services));
+		json_object_foreach(v, name, member) {
+			struct service *s = &p->services[p->service_count++];
+
+			s->name = xstrdup(name);
+			s->type = SERVICE_SMTP;
+			lctx_push_key(c, name);
+			load_service(c, member, s);
+			lctx_pop(c);
+		}
+	}
+	lctx_pop(c);
+}
+
+/* load_dir - OBJ.KEY as an absolute directory path, DEFAULT_DIR when absent. */
+static char *load_dir(struct load_ctx *c, json_t *obj, const char *key, const char *default_dir)
+{
+	const char *dir = obj ? lctx_string_member(c, obj, key, false) : NULL;
+
+	if (dir && (dir[0] != '/' || strlen(dir) > 1024)) {
+		lctx_push_key(c, key);
+		lctx_error(c, "expected an absolute path of at most 1024 characters, got \"%s\"", dir);
+		lctx_pop(c);
+	}
+	return xstrdup(dir ? dir : default_dir);
+}
+
+/* load_fail_safe - the verdict when processing fails: tempfail unless told. */
+static void load_fail_safe(struct load_ctx *c, json_t *v, struct policy_settings *s)
+{
+	if (v) {
+		lctx_push_key(c, "fail_safe");
+		if (load_actions(c, v, STAGE_EOM, true, &s->fail_safe)) {
+			for (size_t i = 0; i < s->fail_safe.count; i++) {
+				enum action_kind k = s->fail_safe.items[i].kind;
+
+				if (k != ACT_ACCEPT && k != ACT_TEMPFAIL && k != ACT_REJECT &&
+				    k != ACT_LOG)
+					lctx_error(c, "expected accept, tempfail or reject (and log)");
+			}
+		}
+		lctx_pop(c);
+		return;
+	}
+	s->fail_safe.items = xcalloc(1, sizeof(*s->fail_safe.items));
+	s->fail_safe.count = 1;
+	s->fail_safe.items[0].kind = ACT_TEMPFAIL;
+	load_reply(c, NULL, ACT_TEMPFAIL, &s->fail_safe.items[0].u.reply);
+}
+
+/* load_settings - the "settings" object (every member optional). */
+void load_settings(struct load_ctx *c, json_t *v)
+{
+	static const char *const keys[] = { "quarantine_dir", "spool_dir", "max_message_size",
+					    "fail_safe", "comment", NULL };
+	struct policy_settings *s = &c->policy->settings;
+	json_t *size;
+	const char *why = "expected a size";
+
+	lctx_push_key(c, "settings");
+	if (v && !lctx_expect(c, v, JSON_OBJECT, "an object"))
+		v = NULL;
+	if (v)
+		lctx_check_keys(c, v, keys);
+	s->quarantine_dir = load_dir(c, v, "quarantine_dir", DEFAULT_QUARANTINE_DIR);
+	s->spool_dir = load_dir(c, v, "spool_dir", DEFAULT_SPOOL_DIR);
+	size = v ? json_object_get(v, "max_message_size") : NULL;
+	if (size) {
+		lctx_push_key(c, "max_message_size");
+		if (json_is_integer(size) && json_integer_value(size) >= 0)
+			s->max_message_size = (uint64_t)json_integer_value(size);
+		else if (!json_is_string(size) ||
+			 !units_parse_size(json_string_value(size), &s->max_message_size, &why))
+			lctx_error(c, "%s: expected a size such as 52428800 or \"50M\"", why);
+		lctx_pop(c);
+	}
+	load_fail_safe(c, v ? json_object_get(v, "fail_safe") : NULL, s);
+	lctx_pop(c);
+}

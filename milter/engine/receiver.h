@@ -1,0 +1,42 @@
+/*
+ * receiver.h - the SMTP socket where delegates send their filtered copies.
+ *
+ * A receiver is an smtp_server whose sessions spool each incoming message
+ * to a file in the spool directory, taking the X-Delegate-Id header out of
+ * it, and then hand the file to the correlation table. It answers 250 only
+ * once the copy has been handed over (written and closed); a copy whose id
+ * is missing, unknown or replayed is refused with 550 and logged, so nobody
+ * can inject mail through it; a copy for a transaction that already gave up
+ * is acknowledged, logged and dropped.
+ *
+ * Ownership: the receiver borrows TABLE (it must outlive the receiver) and
+ * copies the address and spool directory. Start and stop from one thread;
+ * the sessions run in the server's own threads.
+ */
+#ifndef MD_RECEIVER_H
+#define MD_RECEIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "correlation.h"
+#include "policy.h"
+
+struct receiver;
+
+/*
+ * receiver_start - listen on ADDR (loopback unless ALLOW_PUBLIC) and serve.
+ * NULL with the reason in ERR ("cannot listen on 127.0.0.1:10025: Address
+ * already in use").
+ */
+struct receiver *receiver_start(const struct endpoint *addr, bool allow_public,
+				const char *spool_dir, struct corr_table *table,
+				char *err, size_t errlen);
+
+/* receiver_port - the port it listens on (useful with port 0 in tests). */
+unsigned receiver_port(const struct receiver *r);
+
+/* receiver_stop - stop listening, end the sessions, free; R may be NULL. */
+void receiver_stop(struct receiver *r);
+
+#endif

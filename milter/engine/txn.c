@@ -1,0 +1,444 @@
+/*
+ * txn.c - a transaction's life: feeding stages, spooling the message,
+ * adopting copies returned by delegates, and resetting between messages.
+ * Rule evaluation itself is in eval.c.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "policy_load_ctx.h"    /* xstrdup, xcalloc */
+#include "txn_int.h"
+
+static const char *const verdict_names[] = {
+	"continue", "accept", "reject", "tempfail", "discard", "hold",
+};
+
+/* verdict_name - the log name of a verdict kind. */
+const char *verdict_name(enum verdict_kind kind)
+{
+	return kind <= VERDICT_HOLD ? verdict_names[kind] : "?";
+}
+
+/* dup_or_null - strdup for optional strings. */
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+/* txn_new - a transaction for one connection. */
+struct txn *txn_new(struct policy *p, const struct txn_env *env)
+{
+	struct txn *t = xcalloc(1, sizeof(*t));
+
+	t->policy = policy_ref(p);
+	if (env)
+		t->env = *env;
+	return t;
+}
+
+/* edit_list_free - release the edits of L. */
+static void edit_list_free(struct edit_list *l)
+{
+	for (size_t i = 0; i < l->count; i++) {
+		free(l->items[i].name);
+		free(l->items[i].value);
+	}
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+}
+
+/* txn_free - release everything. */
+void txn_free(struct txn *t)
+{
+	if (!t)
+		return;
+	txn_reset_message(t, NULL);
+	edit_list_free(&t->conn_edits);
+	free(t->client_name);
+	free(t->client_addr);
+	free(t->helo);
+	free(t->queue_id);
+	policy_unref(t->policy);
+	free(t);
+}
+
+/* txn_set_env_arg - change the hooks' argument. */
+void txn_set_env_arg(struct txn *t, void *arg)
+{
+	t->env.arg = arg;
+}
+
+/* txn_progress - tell the front end that a delegation is still running. */
+void txn_progress(struct txn *t)
+{
+	if (t->env.progress)
+		t->env.progress(t->env.arg);
+}
+
+/* txn_set_queue_id - remember the MTA's queue id. */
+void txn_set_queue_id(struct txn *t, const char *queue_id)
+{
+	free(t->queue_id);
+	t->queue_id = dup_or_null(queue_id);
+}
+
+/* txn_log_id - the queue id for log lines. */
+const char *txn_log_id(const struct txn *t)
+{
+	return t->queue_id && *t->queue_id ? t->queue_id : "NOQUEUE";
+}
+
+/* txn_note - append to the trail of decisions for the log line. */
+void txn_note(struct txn *t, const char *fmt, ...)
+{
+	va_list ap;
+	size_t room = sizeof(t->trail) - t->trail_len;
+	int n;
+
+	if (room <= 1)
+		return;
+	if (t->trail_len)
+		t->trail[t->trail_len++] = ' ', room--;
+	va_start(ap, fmt);
+	n = vsnprintf(t->trail + t->trail_len, room, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		t->trail_len += (size_t)n < room ? (size_t)n : room - 1;
+	t->trail[t->trail_len] = '\0';
+}
+
+/* txn_add_edit - queue a header edit in the message's (or connection's) list. */
+void txn_add_edit(struct txn *t, enum header_edit_op op, const char *name,
+		  const char *value, unsigned index)
+{
+	/* Before MAIL there is no message yet: such edits apply to every message. */
+	struct edit_list *l = t->sender ? &t->edits : &t->conn_edits;
+
+	if (l->count == l->capacity) {
+		size_t cap = l->capacity ? l->capacity * 2 : 8;
+		struct header_edit *grown = realloc(l->items, cap * sizeof(*grown));
+
+		if (!grown)
+			abort();
+		l->items = grown;
+		l->capacity = cap;
+	}
+	l->items[l->count++] = (struct header_edit){
+		.op = op, .name = xstrdup(name), .value = dup_or_null(value), .index = index,
+	};
+}
+
+/* decide - evaluate STAGE unless already decided, and remember a decision. */
+static struct verdict decide(struct txn *t, enum stage stage)
+{
+	struct verdict v;
+
+	if (t->conn_verdict.kind != VERDICT_CONTINUE)
+		return t->conn_verdict;
+	if (stage > STAGE_HELO && t->msg_verdict.kind != VERDICT_CONTINUE)
+		return t->msg_verdict;
+	v = eval_stage(t, stage);
+	if (v.kind == VERDICT_CONTINUE)
+		return v;
+	if (stage <= STAGE_HELO)
+		t->conn_verdict = v;
+	else if (!(stage == STAGE_RCPT && (v.kind == VERDICT_REJECT || v.kind == VERDICT_TEMPFAIL)))
+		t->msg_verdict = v;
+	return v;
+}
+
+/* txn_connect - the client connected. */
+struct verdict txn_connect(struct txn *t, const char *client_name, const char *client_addr)
+{
+	free(t->client_name);
+	free(t->client_addr);
+	t->client_name = dup_or_null(client_name);
+	t->client_addr = dup_or_null(client_addr);
+	t->client_parsed = client_addr &&
+		cidr_addr_parse(client_addr, &t->client_family, t->client_bytes);
+	struct verdict v = decide(t, STAGE_CONNECT);
+	t->conn_trail_len = t->trail_len;
+	return v;
+}
+
+/* txn_helo - the client said HELO or EHLO. */
+struct verdict txn_helo(struct txn *t, const char *helo)
+{
+	free(t->helo);
+	t->helo = dup_or_null(helo);
+	struct verdict v = decide(t, STAGE_HELO);
+	t->conn_trail_len = t->trail_len;
+	return v;
+}
+
+/* txn_mail - a new message: the envelope sender. */
+struct verdict txn_mail(struct txn *t, const char *sender, const char *auth_user)
+{
+	free(t->sender);
+	free(t->auth_user);
+	t->sender = xstrdup(sender ? sender : "");
+	t->auth_user = auth_user && *auth_user ? xstrdup(auth_user) : NULL;
+	return decide(t, STAGE_MAIL);
+}
+
+/* txn_rcpt - one recipient; recorded unless refused. */
+struct verdict txn_rcpt(struct txn *t, const char *recipient)
+{
+	struct verdict v;
+
+	t->current_rcpt = recipient;
+	v = decide(t, STAGE_RCPT);
+	t->current_rcpt = NULL;
+	if (v.kind == VERDICT_REJECT || v.kind == VERDICT_TEMPFAIL)
+		return v;
+	if (t->rcpt_count == t->rcpt_capacity) {
+		size_t cap = t->rcpt_capacity ? t->rcpt_capacity * 2 : 4;
+		char **grown = realloc(t->rcpts, cap * sizeof(*grown));
+
+		if (!grown)
+			abort();
+		t->rcpts = grown;
+		t->rcpt_capacity = cap;
+	}
+	t->rcpts[t->rcpt_count++] = xstrdup(recipient);
+	return v;
+}
+
+/* txn_header - one header field, kept for conditions and spooled at eoh. */
+void txn_header(struct txn *t, const char *name, const char *value)
+{
+	t->message_size += strlen(name) + strlen(value) + 4;
+	if (!t->headers_truncated && !headers_add(&t->headers, name, value)) {
+		t->headers_truncated = true;
+		log_msg(LOG_NOTICE, "%s: more than %d header fields or %d bytes: "
+			"conditions see the first ones only", txn_log_id(t),
+			HEADERS_MAX_COUNT, HEADERS_MAX_BYTES);
+	}
+}
+
+/* write_value_crlf - a header value with its line breaks turned into CRLF. */
+static void write_value_crlf(FILE *f, const char *value)
+{
+	for (const char *p = value; *p; p++) {
+		if (*p == '\r' && p[1] == '\n')
+			continue;
+		if (*p == '\n')
+			putc('\r', f);
+		putc(*p, f);
+	}
+}
+
+/* spool_open - create the spool file and write the header block to it. */
+static bool spool_open(struct txn *t)
+{
+	char *path;
+	int fd;
+
+	if (asprintf(&path, "%s/md.XXXXXX", t->policy->settings.spool_dir) < 0)
+		abort();
+	fd = mkstemp(path);
+	if (fd < 0 || !(t->spool = fdopen(fd, "w"))) {
+		log_msg(LOG_ERR, "%s: cannot create spool file %s: %s", txn_log_id(t), path,
+			strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(path);
+		}
+		free(path);
+		return false;
+	}
+	t->spool_path = path;
+	for (size_t i = 0; i < t->headers.count; i++) {
+		fprintf(t->spool, "%s: ", t->headers.items[i].name);
+		write_value_crlf(t->spool, t->headers.items[i].value);
+		fputs("\r\n", t->spool);
+	}
+	fputs("\r\n", t->spool);
+	return !ferror(t->spool);
+}
+
+/* txn_eoh - all headers are in: evaluate the headers stage, start spooling. */
+struct verdict txn_eoh(struct txn *t)
+{
+	struct verdict v = decide(t, STAGE_HEADERS);
+
+	if (v.kind != VERDICT_CONTINUE || !t->policy->stages[STAGE_EOM].count)
+		return v;
+	if (!spool_open(t)) {
+		t->spool_failed = true;
+		t->msg_verdict = eval_fail_safe(t, STAGE_HEADERS, "cannot spool the message");
+		return t->msg_verdict;
+	}
+	return v;
+}
+
+/* txn_body - a chunk of the body. */
+void txn_body(struct txn *t, const void *data, size_t len)
+{
+	t->message_size += len;
+	if (t->spool && !t->spool_failed && fwrite(data, 1, len, t->spool) != len) {
+		log_msg(LOG_ERR, "%s: cannot write spool file %s: %s", txn_log_id(t),
+			t->spool_path, strerror(errno));
+		t->spool_failed = true;
+	}
+}
+
+/* txn_finish_spool - flush and close the spool file. */
+bool txn_finish_spool(struct txn *t)
+{
+	if (t->spool) {
+		if (fflush(t->spool) != 0 || fsync(fileno(t->spool)) != 0)
+			t->spool_failed = true;
+		if (fclose(t->spool) != 0)
+			t->spool_failed = true;
+		t->spool = NULL;
+		if (t->spool_failed)
+			log_msg(LOG_ERR, "%s: cannot write spool file %s: %s", txn_log_id(t),
+				t->spool_path, strerror(errno));
+	}
+	return !t->spool_failed;
+}
+
+/* txn_eom - the whole message is in: evaluate the eom stage. */
+struct verdict txn_eom(struct txn *t)
+{
+	if (t->conn_verdict.kind == VERDICT_CONTINUE && t->msg_verdict.kind == VERDICT_CONTINUE &&
+	    t->policy->stages[STAGE_EOM].count && (!t->spool_path || !txn_finish_spool(t))) {
+		t->msg_verdict = eval_fail_safe(t, STAGE_EOM, "the message could not be spooled");
+		return t->msg_verdict;
+	}
+	return decide(t, STAGE_EOM);
+}
+
+/* remove_file - unlink and free a spool or copy path. */
+static void remove_file(char **path)
+{
+	if (*path && unlink(*path) != 0 && errno != ENOENT)
+		log_msg(LOG_WARNING, "cannot remove %s: %s", *path, strerror(errno));
+	free(*path);
+	*path = NULL;
+}
+
+/* txn_reset_message - forget the current message, keep the connection. */
+void txn_reset_message(struct txn *t, struct policy *new_policy)
+{
+	if (t->spool)
+		fclose(t->spool);
+	t->spool = NULL;
+	t->spool_failed = false;
+	remove_file(&t->spool_path);
+	remove_file(&t->copy_path);
+	free(t->sender);
+	free(t->auth_user);
+	t->sender = t->auth_user = NULL;
+	for (size_t i = 0; i < t->rcpt_count; i++)
+		free(t->rcpts[i]);
+	free(t->rcpts);
+	t->rcpts = NULL;
+	t->rcpt_count = t->rcpt_capacity = 0;
+	headers_free(&t->headers);
+	headers_free(&t->delegate_added);
+	t->headers_truncated = false;
+	edit_list_free(&t->edits);
+	t->message_size = 0;
+	t->delegation_ms = 0;
+	t->msg_verdict = (struct verdict){ .kind = VERDICT_CONTINUE };
+	t->trail_len = t->conn_trail_len;
+	t->trail[t->trail_len] = '\0';
+	if (new_policy && new_policy != t->policy) {
+		policy_ref(new_policy);
+		policy_unref(t->policy);
+		t->policy = new_policy;
+	}
+}
+
+/* imported - does NAME match one of SPEC's import patterns? */
+static bool imported(const struct delegate_spec *spec, const char *name)
+{
+	for (size_t i = 0; i < spec->import_count; i++) {
+		const struct header_pattern *hp = &spec->imports[i];
+
+		if (hp->prefix ? strncasecmp(name, hp->name, strlen(hp->name)) == 0
+			       : strcasecmp(name, hp->name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* queue_imports - note the fields the delegate added to COPY; queue edits for imported ones. */
+static void queue_imports(struct txn *t, const struct delegate_spec *spec,
+			  const struct headers *copy)
+{
+	for (size_t i = 0; i < copy->count; i++) {
+		const char *name = copy->items[i].name;
+		unsigned nth = 0;
+
+		for (size_t j = 0; j <= i; j++)
+			nth += strcasecmp(copy->items[j].name, name) == 0;
+		/* Fields beyond those the message already had were added by the delegate. */
+		if (nth <= headers_count(&t->headers, name))
+			continue;
+		headers_add(&t->delegate_added, name, copy->items[i].value);
+		if (imported(spec, name))
+			txn_add_edit(t, EDIT_ADD, name, copy->items[i].value, 0);
+	}
+}
+
+/* txn_adopt_copy - make PATH the current message; T takes PATH. */
+bool txn_adopt_copy(struct txn *t, const struct delegate_spec *spec, char *path,
+		    char *err, size_t errlen)
+{
+	struct headers copy = { 0 };
+	FILE *f = fopen(path, "re");
+	bool ok = f && headers_read(f, &copy, err, errlen);
+
+	if (!f)
+		snprintf(err, errlen, "cannot open the returned copy %s: %s", path, strerror(errno));
+	if (f)
+		fclose(f);
+	if (!ok) {
+		headers_free(&copy);
+		remove_file(&path);
+		return false;
+	}
+	headers_remove_all(&copy, DELEGATE_ID_HEADER);
+	queue_imports(t, spec, &copy);
+	headers_free(&t->headers);
+	t->headers = copy;
+	remove_file(&t->copy_path);
+	t->copy_path = path;
+	return true;
+}
+
+/* Read access. */
+const struct policy *txn_policy(const struct txn *t) { return t->policy; }
+const char *txn_queue_id(const struct txn *t) { return t->queue_id; }
+const char *txn_client_addr(const struct txn *t) { return t->client_addr; }
+const char *txn_sender(const struct txn *t) { return t->sender; }
+size_t txn_rcpt_count(const struct txn *t) { return t->rcpt_count; }
+const char *txn_rcpt_at(const struct txn *t, size_t i) { return i < t->rcpt_count ? t->rcpts[i] : NULL; }
+const struct headers *txn_headers(const struct txn *t) { return &t->headers; }
+const struct headers *txn_delegate_added(const struct txn *t) { return &t->delegate_added; }
+const char *txn_message_path(const struct txn *t) { return t->copy_path ? t->copy_path : t->spool_path; }
+uint64_t txn_message_size(const struct txn *t) { return t->message_size; }
+uint64_t txn_delegation_ms(const struct txn *t) { return t->delegation_ms; }
+const char *txn_trail(const struct txn *t) { return t->trail; }
+
+/* txn_edit_count - connection edits first, then the message's. */
+size_t txn_edit_count(const struct txn *t)
+{
+	return t->conn_edits.count + t->edits.count;
+}
+
+/* txn_edit - the Ith edit. */
+const struct header_edit *txn_edit(const struct txn *t, size_t i)
+{
+	if (i < t->conn_edits.count)
+		return &t->conn_edits.items[i];
+	i -= t->conn_edits.count;
+	return i < t->edits.count ? &t->edits.items[i] : NULL;
+}

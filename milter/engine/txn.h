@@ -1,0 +1,152 @@
+/*
+ * txn.h - one SMTP connection and its current message, fed stage by stage by
+ * a front end (the milter callbacks, or the shim's SMTP dialogue), with the
+ * policy's verdict returned at each stage.
+ *
+ * Feeding order: txn_connect, txn_helo, then per message txn_mail,
+ * txn_rcpt (each recipient), txn_header (each), txn_eoh, txn_body (chunks),
+ * txn_eom, and txn_reset_message before the next message (or on abort).
+ * A stage may be skipped (the MTA did not send it); its rules then never run.
+ *
+ * Verdicts. VERDICT_CONTINUE means "no decision yet, go on". Once a verdict
+ * decides the message (accept, reject, tempfail, discard, hold), later stages
+ * of that message return the same verdict without evaluating rules; a
+ * decision at connect or helo holds for the whole connection. At rcpt, reject
+ * and tempfail refuse only that recipient (it is not recorded) and the
+ * message goes on.
+ *
+ * The message itself is spooled to a file in the policy's spool_dir as it
+ * arrives (headers, an empty line, the body, CRLF line ends), so memory stays
+ * bounded whatever its size. If spooling fails the stage returns the policy's
+ * fail-safe verdict (tempfail unless configured), never an accept.
+ *
+ * Ownership: txn_new takes a reference on the policy and the transaction
+ * owns all its strings, the spool file (unlinked at reset/free) and any copy
+ * returned by a delegate. Verdict replies and rule names point into the
+ * policy, valid until the transaction is reset with another policy or freed.
+ * A transaction belongs to one thread at a time; the policy it reads is
+ * shared read-only.
+ */
+#ifndef MD_TXN_H
+#define MD_TXN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "headers.h"
+#include "policy.h"
+
+struct txn;
+
+enum verdict_kind {
+	VERDICT_CONTINUE,
+	VERDICT_ACCEPT,
+	VERDICT_REJECT,
+	VERDICT_TEMPFAIL,
+	VERDICT_DISCARD,
+	VERDICT_HOLD,           /* accept into the MTA's quarantine (hold queue) */
+};
+
+struct verdict {
+	enum verdict_kind kind;
+	const struct reply *reply;      /* REJECT/TEMPFAIL: the reply; else NULL */
+	const char *rule;               /* rule that decided, or NULL */
+	enum stage stage;               /* where it was decided */
+	const char *quarantine_reason;  /* set when a quarantine action decided */
+};
+
+/* A header edit for the MTA, applied at end of message. */
+enum header_edit_op { EDIT_ADD, EDIT_CHANGE, EDIT_REMOVE };
+
+struct header_edit {
+	enum header_edit_op op;
+	char *name;
+	char *value;            /* NULL for EDIT_REMOVE */
+	unsigned index;         /* EDIT_CHANGE: 1-based occurrence */
+};
+
+/* What a delegation produced (filled by the delegate hook). */
+enum delegate_status { DELEGATE_COPY, DELEGATE_ERROR, DELEGATE_TIMEOUT, DELEGATE_MISSING };
+
+struct delegate_result {
+	enum delegate_status status;
+	char *copy_path;        /* DELEGATE_COPY: file of the returned copy; the txn takes it */
+	char detail[256];       /* for the log: the delegator's reply, the error */
+	uint64_t elapsed_ms;
+};
+
+/*
+ * Services the front end supplies. Every hook is optional:
+ *  macro      value of an MTA macro ("{auth_authen}", "i"), or NULL
+ *  delegate   run one delegation of the current message; without it a
+ *             delegation ends in DELEGATE_ERROR ("no delegation available")
+ *  quarantine keep a copy of the current message in folder FOLDER; returns
+ *             false (reason in ERR) when the copy could not be written, which
+ *             turns the verdict into the fail-safe one
+ *  progress   called (through txn_progress) at least every few seconds while
+ *             a delegation waits, so the MTA can be told to keep waiting
+ */
+struct txn_env {
+	const char *(*macro)(void *arg, const char *name);
+	void (*progress)(void *arg);
+	void (*delegate)(void *arg, struct txn *t, const struct delegate_spec *spec,
+			 struct delegate_result *out);
+	bool (*quarantine)(void *arg, struct txn *t, const struct action *action,
+			   const char *rule, char *err, size_t errlen);
+	void *arg;              /* for macro and progress: the front end's context */
+	void *service_arg;      /* for delegate and quarantine: the engine services */
+};
+
+/* txn_new - a transaction for one connection, evaluated with policy P (referenced). */
+struct txn *txn_new(struct policy *p, const struct txn_env *env);
+
+/* txn_free - release everything; T may be NULL. */
+void txn_free(struct txn *t);
+
+/* txn_set_env_arg - change the hooks' argument (the milter's context changes per call). */
+void txn_set_env_arg(struct txn *t, void *arg);
+
+/* txn_progress - tell the front end that a delegation is still running. */
+void txn_progress(struct txn *t);
+
+/* txn_set_queue_id - the MTA's queue id, used as the prefix of log lines. */
+void txn_set_queue_id(struct txn *t, const char *queue_id);
+
+/* Stages. Strings are copied. */
+struct verdict txn_connect(struct txn *t, const char *client_name, const char *client_addr);
+struct verdict txn_helo(struct txn *t, const char *helo);
+struct verdict txn_mail(struct txn *t, const char *sender, const char *auth_user);
+struct verdict txn_rcpt(struct txn *t, const char *recipient);
+void txn_header(struct txn *t, const char *name, const char *value);
+struct verdict txn_eoh(struct txn *t);
+void txn_body(struct txn *t, const void *data, size_t len);
+struct verdict txn_eom(struct txn *t);
+
+/*
+ * txn_reset_message - forget the current message (after end of message or on
+ * abort), keeping the connection. With NEW_POLICY the next message is
+ * evaluated with it (a reload); the transaction takes its own reference.
+ */
+void txn_reset_message(struct txn *t, struct policy *new_policy);
+
+/* Read access for front ends, hooks and logs; results are borrowed. */
+const struct policy *txn_policy(const struct txn *t);
+const char *txn_queue_id(const struct txn *t);
+const char *txn_client_addr(const struct txn *t);
+const char *txn_sender(const struct txn *t);
+size_t txn_rcpt_count(const struct txn *t);
+const char *txn_rcpt_at(const struct txn *t, size_t i);
+const struct headers *txn_headers(const struct txn *t);
+const struct headers *txn_delegate_added(const struct txn *t); /* fields delegates added */
+const char *txn_message_path(const struct txn *t);      /* NULL if not spooled */
+uint64_t txn_message_size(const struct txn *t);
+size_t txn_edit_count(const struct txn *t);
+const struct header_edit *txn_edit(const struct txn *t, size_t i);
+uint64_t txn_delegation_ms(const struct txn *t);        /* total time in delegations */
+const char *txn_trail(const struct txn *t);             /* "rule=action ..." for logs */
+
+/* verdict_name - "continue", "accept", "reject", ... */
+const char *verdict_name(enum verdict_kind kind);
+
+#endif

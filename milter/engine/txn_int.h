@@ -1,0 +1,85 @@
+/*
+ * txn_int.h - the inside of a transaction, shared by txn.c (feeding and
+ * spooling), eval.c (rules and actions) and cond_eval.c (conditions).
+ * Front ends use txn.h only.
+ */
+#ifndef MD_TXN_INT_H
+#define MD_TXN_INT_H
+
+#include <stdio.h>
+
+#include "txn.h"
+
+#define DELEGATE_ID_HEADER "X-Delegate-Id"
+
+struct edit_list {
+	size_t count;
+	size_t capacity;
+	struct header_edit *items;
+};
+
+struct txn {
+	struct policy *policy;
+	struct txn_env env;
+	char *queue_id;
+
+	/* The connection. */
+	char *client_name;
+	char *client_addr;
+	bool client_parsed;             /* client_family/bytes are valid */
+	int client_family;
+	uint8_t client_bytes[16];
+	char *helo;
+	struct verdict conn_verdict;    /* decided at connect or helo */
+	struct edit_list conn_edits;    /* header actions at connect/helo */
+	size_t conn_trail_len;
+
+	/* The current message. */
+	char *sender;
+	char *auth_user;
+	char **rcpts;
+	size_t rcpt_count;
+	size_t rcpt_capacity;
+	const char *current_rcpt;       /* during the rcpt stage only */
+	struct headers headers;         /* of the latest copy */
+	struct headers delegate_added;  /* fields the delegates added */
+	bool headers_truncated;
+	char *spool_path;               /* the message as received */
+	FILE *spool;
+	bool spool_failed;
+	char *copy_path;                /* the latest copy returned by a delegate */
+	uint64_t message_size;
+	struct verdict msg_verdict;
+	struct edit_list edits;
+	uint64_t delegation_ms;
+	char trail[512];
+	size_t trail_len;
+};
+
+/* eval_stage - run the policy's rules for STAGE; CONTINUE if none decided. */
+struct verdict eval_stage(struct txn *t, enum stage stage);
+
+/* eval_fail_safe - the policy's fail-safe verdict, with REASON logged. */
+struct verdict eval_fail_safe(struct txn *t, enum stage stage, const char *reason);
+
+/* cond_eval - does condition C hold for T at STAGE? */
+bool cond_eval(const struct cond *c, const struct txn *t, enum stage stage);
+
+/* txn_add_edit - queue a header edit (strings copied) in the message's list. */
+void txn_add_edit(struct txn *t, enum header_edit_op op, const char *name,
+		  const char *value, unsigned index);
+
+/* txn_note - append "TEXT" to the trail kept for the log line. */
+void txn_note(struct txn *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* txn_finish_spool - flush and close the spool; false if it failed. */
+bool txn_finish_spool(struct txn *t);
+
+/* txn_adopt_copy - make PATH (a delegate's copy) the current message. */
+bool txn_adopt_copy(struct txn *t, const struct delegate_spec *spec, char *path,
+		    char *err, size_t errlen);
+
+/* txn_log_id - the queue id for log lines, or "NOQUEUE". */
+const char *txn_log_id(const struct txn *t);
+
+#endif

@@ -1,0 +1,10 @@
+-- A HELO rule's tempfail comes back with its own 421 reply.
+dofile(dir .. "/common.lua")
+run(function()
+	local conn = connect_milter()
+	send_stage(conn, nil, mt.conninfo, "client.example.org", "192.0.2.10")
+	check(not mt.test_option(conn, SMFIP_NOHELO), "HELO was negotiated away but the policy has helo rules")
+	send_stage(conn, nil, mt.helo, "tempfail.test")
+	expect_reply(conn, SMFIR_REPLYCODE, "helo")
+	mt.disconnect(conn)
+end)

@@ -1,0 +1,10 @@
+-- A discard at MAIL FROM drops the message.
+dofile(dir .. "/common.lua")
+run(function()
+	local conn = connect_milter()
+	send_stage(conn, nil, mt.conninfo, "client.example.org", "192.0.2.10")
+	send_stage(conn, SMFIP_NOHELO, mt.helo, "client.example.org")
+	send_stage(conn, nil, mt.mailfrom, "<discard@example.com>")
+	expect_reply(conn, SMFIR_DISCARD, "mail")
+	mt.disconnect(conn)
+end)
