@@ -13,7 +13,7 @@
 #include "log.h"
 #include "receiver.h"
 
-#define PROGRESS_MS 5000        /* MTA progress notifications while waiting */
+#define PROGRESS_MS 4000        /* MTA progress notifications while waiting (libcurl adds up to 1 s) */
 #define IDLE_CONNECTIONS 8      /* kept open to each delegator */
 
 struct client_slot {
@@ -192,7 +192,6 @@ static bool await_copy(struct corr_table *table, struct corr_entry *e, struct tx
 static void classify(const struct delegate_send_result *res, char *copy,
 		     struct delegate_result *out)
 {
-	const char *why = res->reply[0] ? res->reply : res->error;
 
 	if (copy && res->status != SEND_REFUSED) {
 		out->status = DELEGATE_COPY;
@@ -207,8 +206,11 @@ static void classify(const struct delegate_send_result *res, char *copy,
 		out->status = DELEGATE_TIMEOUT;
 	else
 		out->status = DELEGATE_ERROR;
-	snprintf(out->detail, sizeof(out->detail), "%s: %.200s",
-		 delegate_send_status_name(res->status), *why ? why : "no reply");
+	if (res->status == SEND_ACCEPTED)
+		snprintf(out->detail, sizeof(out->detail), "no copy after \"%.200s\"", res->reply);
+	else
+		snprintf(out->detail, sizeof(out->detail), "%.120s%s%.120s", res->error,
+			 res->reply[0] ? ": " : "", res->reply);
 }
 
 /* delegation_run - one delegation of T's current message. */
@@ -242,7 +244,7 @@ void delegation_run(void *arg, struct txn *t, const struct delegate_spec *spec,
 	classify(&res, corr_take_copy(d->table, e), out);
 	corr_release(d->table, e);
 	out->elapsed_ms = corr_now_ms() - start;
-	log_msg(LOG_DEBUG, "%s: delegation id=%s service=%s send=%s reused=%d",
+	log_msg(LOG_DEBUG, "%s: delegation id=%s service=%s send=%s step=%s reused=%d",
 		txn_queue_id(t) ? txn_queue_id(t) : "NOQUEUE", id, s->name,
-		delegate_send_status_name(res.status), res.reused);
+		delegate_send_status_name(res.status), res.step ? res.step : "-", res.reused);
 }

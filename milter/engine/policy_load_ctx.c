@@ -58,6 +58,8 @@ void lctx_pop(struct load_ctx *c)
 
 /* lctx_add - append one formatted error located at the current path. */
 static void lctx_add(struct load_ctx *c, bool at_key, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void lctx_add(struct load_ctx *c, bool at_key, const char *fmt, va_list ap)
 {
 	char path[512], what[768], *line;
 	unsigned ln = 0, col = 0;

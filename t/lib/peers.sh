@@ -237,15 +237,16 @@ stop_clamd() {
 	stop_pid "$CLAMD_PID"
 }
 
-# start_clamsmtpd ACTION OUTPORT - start clamsmtpd (Action pass|drop|bounce)
+# start_clamsmtpd ACTION OUTPORT [PORT] - start clamsmtpd (Action pass|drop|bounce)
 # relaying to 127.0.0.1:OUTPORT and scanning with $CLAMD_SOCKET.
 # Sets CLAMSMTPD_PORT, CLAMSMTPD_PID and CLAMSMTPD_LOG; every call starts
-# another instance, so several actions can run side by side.
+# another instance, so several actions can run side by side. PORT (default:
+# a free one) is where it listens.
 start_clamsmtpd() {
 	local action=$1 outport=$2 dir
 	dir=$(mktemp -d "$PEERS_DIR/clamsmtpd.XXXX") || return 1
 	mkdir "$dir/tmp"
-	CLAMSMTPD_PORT=$(free_port) || return 1
+	CLAMSMTPD_PORT=${3:-$(free_port)} || return 1
 	CLAMSMTPD_LOG=$dir/clamsmtpd.log
 	# clamd reads the spooled message by path: both run as root here.
 	cat >"$dir/clamsmtpd.conf" <<-EOF
@@ -356,7 +357,8 @@ msg_headers() {
 # start_postfix [MILTERS] - start a private Postfix that relays all mail to
 # the sink ($SINK_PORT must be set), with smtpd_milters=MILTERS if given.
 # Sets POSTFIX_DIR (config dir, for postfix/postqueue/postcat -c), POSTFIX_PORT
-# (its smtpd on 127.0.0.1), POSTFIX_QUEUE, POSTFIX_LOG and POSTFIX_PID.
+# (its smtpd on 127.0.0.1; POSTFIX_FIXED_PORT picks it), POSTFIX_QUEUE,
+# POSTFIX_LOG and POSTFIX_PID.
 start_postfix() {
 	local milters=${1:-} top=$PEERS_DIR/postfix
 	mkdir -p "$top/etc" "$top/queue" "$top/data"
@@ -364,7 +366,7 @@ start_postfix() {
 	POSTFIX_DIR=$top/etc            # absolute: "postfix -c" needs it
 	POSTFIX_QUEUE=$top/queue
 	POSTFIX_LOG=$top/maillog
-	POSTFIX_PORT=$(free_port) || return 1
+	POSTFIX_PORT=${POSTFIX_FIXED_PORT:-$(free_port)} || return 1
 	postfix_main_cf "$milters" >"$POSTFIX_DIR/main.cf"
 	postfix_master_cf >"$POSTFIX_DIR/master.cf"
 	# "postfix check" creates the queue directories with their owners.

@@ -1,0 +1,157 @@
+/*
+ * delegate_client.h - send one message to a delegator (content filter) over SMTP.
+ *
+ * SYNOPSIS
+ *	struct delegate_client *dc = delegate_client_new(&service->delegator, 4);
+ *	struct delegate_send_request req = { .sender = "", .rcpts = r, ... };
+ *	struct delegate_send_result res;
+ *	delegate_client_send(dc, &req, &res);
+ *	delegate_client_free(dc);
+ *
+ * DESCRIPTION
+ *	The client side of delegation. One delegate_client exists per
+ *	service; it sends a spooled message to the service's delegator
+ *	(clamsmtpd, say) with libcurl, which does the SMTP dialogue, the
+ *	dot-stuffing and the final CRLF.CRLF. The delegator later sends its
+ *	filtered copy to our receiver; that half is not here.
+ *
+ *	The message file is streamed, never read whole into memory. In front
+ *	of it goes the correlation header "X-Delegate-Id: ID\r\n"; any
+ *	X-Delegate-Id field already in the file's header block (with its
+ *	continuation lines, name matched without regard to case) is left out,
+ *	so that a sender cannot plant one. The body after the empty line is
+ *	passed through byte for byte. The file must use CRLF line ends (the
+ *	spool does): libcurl dot-stuffs only lines that follow a CRLF.
+ *
+ *	Connections: the client keeps up to max_idle idle libcurl easy
+ *	handles. libcurl keeps the SMTP connection open inside an easy handle
+ *	between transfers, so a send that takes a pooled handle reuses its
+ *	connection (no new TCP handshake, banner and EHLO; clamsmtpd's listen
+ *	backlog is only 5). libcurl drops a connection that is idle longer than
+ *	its CURLOPT_MAXAGE_CONN default (118 s) or that the server closed. Only
+ *	a handle whose transfer was accepted goes back to the pool; any other
+ *	outcome closes it. When a reused connection fails before the server
+ *	said anything (it died while idle), the send is retried once on a new
+ *	connection within the same time budget; nothing can have been
+ *	delivered by then.
+ *
+ *	Recipients: all or nothing. A refused RCPT refuses the whole send
+ *	(CURLOPT_MAIL_RCPT_ALLOWFAILS is not set): a copy that reaches the
+ *	delegator with fewer recipients than the message would be filtered
+ *	for an envelope that is not the real one, and the policy's on_error
+ *	actions are the place to decide what a refusal means.
+ *
+ *	Time: timeout_ms bounds the whole send, retry included; connecting
+ *	takes at most 10 s of it. The progress callback enforces the deadline
+ *	(and the cancel flag) and then shuts the socket down: after the data,
+ *	libcurl's own timeout would send QUIT and wait for its reply once more.
+ *	A send that is refused may still wait, within the same bound, for the
+ *	server's answer to the QUIT that libcurl then sends.
+ *
+ *	Note for callers: each send opens its own connection when no idle one
+ *	is free; clamsmtpd has a listen backlog of 5 and a MaxConnections
+ *	limit, and holds a connection to our receiver for each of ours.
+ *
+ * OWNERSHIP
+ *	delegate_client_new() copies the endpoint. The request and everything
+ *	it points to are borrowed for the duration of the call only; the
+ *	client builds its own CURLOPT_MAIL_RCPT list (libcurl does not copy
+ *	that list, so it lives until the transfer has ended) and frees it
+ *	before returning. The result is filled in by value.
+ *
+ * THREAD SAFETY
+ *	curl_global_init(CURL_GLOBAL_DEFAULT) must be called once by the
+ *	program before any thread starts (it is not thread-safe); the client
+ *	does not call it. delegate_client_send() is thread-safe: any number of
+ *	threads may send through one client at once (the pool is guarded by a
+ *	mutex; a handle is used by one thread at a time). Signals are not used
+ *	(CURLOPT_NOSIGNAL). delegate_client_new() and delegate_client_free()
+ *	must not race with sends on the same client.
+ *
+ * DIAGNOSTICS
+ *	Nothing is logged per message; the result carries the status, the
+ *	step where the send ended, the server's last reply line and an error
+ *	text for the caller's log line (which starts with the queue id):
+ *	"refused at RCPT TO", "timed out at end of data", "failed at connect:
+ *	Couldn't connect to server: ...", "open /path: No such file ...".
+ *	delegate_client_free() says QUIT on each idle connection and waits at
+ *	most 2 s for each answer.
+ */
+#ifndef MD_DELEGATE_CLIENT_H
+#define MD_DELEGATE_CLIENT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "policy.h"
+
+struct delegate_client;
+
+/* How a send ended. The caller maps these to the policy's on_error/on_timeout. */
+enum delegate_send_status {
+	SEND_ACCEPTED,          /* final 2xx after the data: the delegator has the message */
+	SEND_REFUSED,           /* a 4xx/5xx reply (banner, MAIL, RCPT, DATA, end of data) */
+	SEND_FAILED,            /* no connection, connection lost, bad reply, local error */
+	SEND_TIMEOUT,           /* timeout_ms passed before the delegator accepted */
+	SEND_CANCELLED,         /* the cancel flag was raised */
+};
+
+/* What to send. Every pointer is borrowed for the duration of the call. */
+struct delegate_send_request {
+	const char *sender;             /* envelope sender without <>; "" is the null sender */
+	const char *const *rcpts;       /* recipients "user@domain" without <>; at least one */
+	size_t rcpt_count;
+	const char *path;               /* the spooled message: headers, empty line, body; CRLF */
+	const char *id;                 /* correlation id (printable, no spaces) */
+	unsigned timeout_ms;            /* the whole send, connection included; 0: 60 s */
+	/*
+	 * Called from the sending thread while the transfer runs, at most
+	 * every progress_interval_ms (0: 2000) and at least about every
+	 * progress_interval_ms + 1 s (libcurl reports about once a second
+	 * while it waits): for a gap of at most 5 s, use 4000 or less.
+	 * NULL: not called. It must not call delegate_client functions.
+	 */
+	void (*progress)(void *arg);
+	void *progress_arg;
+	unsigned progress_interval_ms;
+	/* Raised by another thread to stop the send within about a second; NULL: none. */
+	const atomic_bool *cancel;
+};
+
+#define DELEGATE_REPLY_MAX 256          /* reply lines longer than this are cut */
+#define DELEGATE_ERROR_MAX 384
+
+struct delegate_send_result {
+	enum delegate_send_status status;
+	int code;                       /* code of the last reply; 0 when none came */
+	char reply[DELEGATE_REPLY_MAX]; /* last complete reply line without CRLF, or "" */
+	char error[DELEGATE_ERROR_MAX]; /* why it was not accepted, for the log; "" if accepted */
+	/*
+	 * Where the send ended (a static string): "local" (it did not start:
+	 * bad request, unreadable file), "connect" (TCP or greeting),
+	 * "EHLO", "MAIL FROM", "RCPT TO", "DATA", "message" (while uploading),
+	 * "end of data" (waiting for or got the final reply; also when accepted).
+	 */
+	const char *step;
+	unsigned long elapsed_ms;
+	bool reused;                    /* ran over a connection kept from an earlier send */
+};
+
+/*
+ * delegate_client_new - a client for DELEGATOR keeping at most MAX_IDLE idle
+ * connections (0: none kept). NULL if out of memory.
+ */
+struct delegate_client *delegate_client_new(const struct endpoint *delegator, unsigned max_idle);
+
+/* delegate_client_free - close the idle connections (politely, QUIT) and free DC; NULL ok. */
+void delegate_client_free(struct delegate_client *dc);
+
+/* delegate_client_send - send REQ's message to the delegator; OUT says how it went. */
+void delegate_client_send(struct delegate_client *dc, const struct delegate_send_request *req,
+			  struct delegate_send_result *out);
+
+/* delegate_send_status_name - "accepted", "refused", "failed", "timeout", "cancelled". */
+const char *delegate_send_status_name(enum delegate_send_status status);
+
+#endif
