@@ -112,10 +112,15 @@ static void log_message(const struct txn *t, struct verdict v)
 	const char *addr = txn_client_addr(t);
 	const char *from = txn_sender(t);
 
-	log_msg(LOG_INFO, "%s: client=%s from=<%s> rcpts=%zu delegation=%llums rules=\"%s\" verdict=%s%s%s",
+	char reply[480] = "";
+
+	if (v.reply)
+		snprintf(reply, sizeof(reply), " reply=%d%s%s %s", v.reply->code,
+			 *v.reply->status ? " " : "", v.reply->status, v.reply->text);
+	log_msg(LOG_INFO, "%s: client=%s from=<%s> rcpts=%zu delegation=%llums rules=\"%s\" verdict=%s%s",
 		qid && *qid ? qid : "NOQUEUE", addr ? addr : "unknown", from ? from : "",
 		txn_rcpt_count(t), (unsigned long long)txn_delegation_ms(t), txn_trail(t),
-		verdict_name(v.kind), v.reply ? " reply=" : "", v.reply ? v.reply->text : "");
+		verdict_name(v.kind), reply);
 }
 
 /* to_milter - the milter status for verdict V at STAGE (replies set here). */

@@ -61,16 +61,29 @@ static void *reload_thread(void *arg)
 	return NULL;
 }
 
-/* start_reload_thread - block SIGHUP everywhere and give it to one thread. */
+/*
+ * block_signals - block SIGHUP, SIGTERM and SIGINT in this thread, so that
+ * every thread created afterwards has them blocked too and only the two
+ * signal threads (libmilter's, ours) receive them. Called before any thread
+ * exists: a thread with SIGTERM unblocked would be killed by it.
+ */
+static bool block_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	return pthread_sigmask(SIG_BLOCK, &set, NULL) == 0;
+}
+
+/* start_reload_thread - the thread that waits for SIGHUP. */
 static bool start_reload_thread(void)
 {
-	sigset_t hup;
 	pthread_t tid;
 
-	sigemptyset(&hup);
-	sigaddset(&hup, SIGHUP);
-	if (pthread_sigmask(SIG_BLOCK, &hup, NULL) != 0 ||
-	    pthread_create(&tid, NULL, reload_thread, NULL) != 0) {
+	if (pthread_create(&tid, NULL, reload_thread, NULL) != 0) {
 		log_msg(LOG_ERR, "cannot start the reload thread");
 		return false;
 	}
@@ -182,7 +195,7 @@ int milter_daemon_run(const struct milter_options *o)
 	/* Sockets first (as root), then the fork, then threads; privileges go last
 	 * (glibc applies setresuid to every thread). */
 	if (!open_milter_socket(o) || (!o->foreground && !go_background()) ||
-	    (o->pid_file && !write_pid_file(o->pid_file)) || !milter_hooks_start() ||
+	    (o->pid_file && !write_pid_file(o->pid_file)) || !block_signals() || !milter_hooks_start() ||
 	    (o->user && !drop_privileges(o->user, o->socket_spec)) || !start_reload_thread()) {
 		milter_hooks_stop();
 		policy_store_shutdown();

@@ -302,8 +302,8 @@ static bool parse_size(struct load_ctx *c, json_t *v, enum stage stage, struct c
 	}
 	if (json_is_string(v) && units_parse_size(json_string_value(v), &out->u.size, &why))
 		return true;
-	lctx_error(c, "%s: expected a size such as 1048576, \"512K\" or \"10M\"",
-		   json_is_string(v) ? why : "not a non-negative integer or string");
+	lctx_error(c, "invalid size (%s): expected a byte count or a size such as \"512K\" or \"10M\"",
+		   json_is_string(v) ? why : "not a non-negative integer or a string");
 	return false;
 }
 

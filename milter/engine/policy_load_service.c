@@ -84,9 +84,11 @@ static bool load_duration(struct load_ctx *c, json_t *obj, const char *key,
 		return true;
 	lctx_push_key(c, key);
 	bool ok = json_is_string(v) && units_parse_duration(json_string_value(v), out, &why) && *out > 0;
-	if (!ok)
-		lctx_error(c, "%s%sexpected a positive duration such as \"60s\", \"500ms\" or \"2m\"",
-			   why ? why : "", why ? ": " : "");
+	if (!ok && json_is_string(v))
+		lctx_error(c, "invalid duration \"%s\": %s; expected a positive duration such as "
+			   "\"60s\", \"500ms\" or \"2m\"", json_string_value(v), why ? why : "zero");
+	else if (!ok)
+		lctx_error(c, "expected a duration string such as \"60s\", got %s", lctx_type_name(v));
 	lctx_pop(c);
 	return ok;
 }
@@ -225,7 +227,7 @@ void load_settings(struct load_ctx *c, json_t *v)
 			s->max_message_size = (uint64_t)json_integer_value(size);
 		else if (!json_is_string(size) ||
 			 !units_parse_size(json_string_value(size), &s->max_message_size, &why))
-			lctx_error(c, "%s: expected a size such as 52428800 or \"50M\"", why);
+			lctx_error(c, "invalid size (%s): expected a byte count or a size such as \"50M\"", why);
 		lctx_pop(c);
 	}
 	load_fail_safe(c, v ? json_object_get(v, "fail_safe") : NULL, s);

@@ -72,9 +72,9 @@ bool units_parse_duration(const char *text, uint64_t *ms, const char **why)
 	}
 	for (p = text; *p;) {
 		if (!read_number(&p, &n))
-			return *why = "expected a number", false;
+			return *why = "not a number", false;
 		if (!(unit = duration_unit(&p)))
-			return *why = "unknown unit (expected ms, s, m or h)", false;
+			return *why = "unknown unit (ms, s, m or h)", false;
 		if (!add_scaled(&total, n, unit))
 			return *why = "duration too large", false;
 	}
@@ -90,14 +90,14 @@ bool units_parse_size(const char *text, uint64_t *bytes, const char **why)
 
 	*why = "invalid size";
 	if (!text || !read_number(&p, &n))
-		return *why = "expected a number", false;
+		return *why = "not a number", false;
 	switch (tolower((unsigned char)*p)) {
 	case 'k': unit = 1ull << 10; p++; break;
 	case 'm': unit = 1ull << 20; p++; break;
 	case 'g': unit = 1ull << 30; p++; break;
 	case 'b': break;
 	case '\0': break;
-	default: return *why = "unknown unit (expected K, M or G)", false;
+	default: return *why = "unknown unit (K, M or G)", false;
 	}
 	if (tolower((unsigned char)*p) == 'b')
 		p++;

@@ -60,10 +60,12 @@ else
 fi
 check "quarantine files are not world-readable" \
 	test "$(stat -c %a "$eml" 2>/dev/null)" = 600
-check "the log has one line per message with its verdict" \
-	grep -q 'rules="eom:reject percent=reject" verdict=reject' "$log"
+check "the log has one line per message with its verdict and reply" \
+	grep -q 'rules="eom:reject percent=reject" verdict=reject reply=554 5.7.0 Refused 100% sure' "$log"
 check "a failed delegation is logged with its reason" \
-	grep -q 'delegate=down result=error' "$log"
+	grep -q 'delegate=down result=error delay=[0-9]*ms detail=failed at connect' "$log"
+check "... and tempfails with the on_error default reply" \
+	grep -q 'verdict=tempfail reply=451 4.7.1 Content filter unavailable, try again later' "$log"
 check "the spool directory is empty after the messages" \
 	test -z "$(ls -A "$PEERS_DIR/spool")"
 
@@ -73,7 +75,7 @@ echo '{"stages": {"mail": [{"then": "bounce"}]}}' >"$policy"
 kill -HUP "$milter_pid"
 wait_until 5 grep -q "reload of $policy refused" "$log"
 check "SIGHUP with a broken policy logs the error with line and column" \
-	grep -q "$policy:1:33: stages.mail\[0\].then: unknown action \"bounce\"" "$log"
+	grep -q "$policy:1:31: stages.mail\[0\].then: unknown action \"bounce\"" "$log"
 check "the milter is still running after a refused reload" kill -0 "$milter_pid"
 run_lua rcpt_reject "the old policy still applies after a refused reload"
 sed -e 's|"old@example.com"|"older@example.com"|' "$policy.good" >"$policy"
