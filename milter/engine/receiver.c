@@ -1,0 +1,332 @@
+/*
+ * receiver.c - the SMTP socket where delegates send their filtered copies:
+ * an smtp_server whose sessions spool each message to a file, leaving the
+ * X-Delegate-Id field out and remembering its value, and hand the file to
+ * the correlation table at the end of data. The reply to the delegate says
+ * what became of the copy (see receiver.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "correlation.h"
+#include "log.h"
+#include "receiver.h"
+#include "smtp_server.h"
+
+#define ID_FIELD "X-Delegate-Id"
+#define RECEIVER_MAX_SIZE (1024ULL * 1024 * 1024)  /* beyond any sane copy */
+
+struct receiver {
+	struct smtp_server *server;
+	struct corr_table *table;       /* borrowed */
+	char *spool_dir;
+};
+
+/* One session's state: the message being spooled. */
+struct receiver_session {
+	struct receiver *receiver;
+	struct smtp_peer peer;
+	FILE *spool;
+	char *path;
+	bool failed;                    /* writing the spool file failed */
+	bool in_header;                 /* still in the header block */
+	bool line_start;                /* the next text starts a line */
+	bool skipping;                  /* inside the X-Delegate-Id field */
+	char field[128];                /* the id field's value, unfolded */
+	size_t field_len;
+	char id[CORR_ID_LEN + 1];
+	bool id_bad;                    /* an id field that is not one of ours in form */
+};
+
+/* discard_spool - close and remove the message being spooled. */
+static void discard_spool(struct receiver_session *rs)
+{
+	if (rs->spool)
+		fclose(rs->spool);
+	if (rs->path)
+		unlink(rs->path);
+	free(rs->path);
+	rs->spool = NULL;
+	rs->path = NULL;
+}
+
+/* session_open - a delegate connected. */
+static void *session_open(void *arg, const struct smtp_peer *peer, struct smtp_reply *banner)
+{
+	struct receiver_session *rs = calloc(1, sizeof(*rs));
+
+	(void)banner;
+	if (!rs)
+		abort();
+	rs->receiver = arg;
+	rs->peer = *peer;
+	return rs;
+}
+
+/* session_close - the delegate went away. */
+static void session_close(void *session)
+{
+	struct receiver_session *rs = session;
+
+	discard_spool(rs);
+	free(rs);
+}
+
+/* data_start - create the spool file for the copy. */
+static void data_start(void *session, struct smtp_reply *r)
+{
+	struct receiver_session *rs = session;
+	int fd;
+
+	discard_spool(rs);
+	rs->failed = rs->skipping = rs->id_bad = false;
+	rs->field_len = 0;
+	rs->in_header = rs->line_start = true;
+	rs->id[0] = '\0';
+	if (asprintf(&rs->path, "%s/copy.XXXXXX", rs->receiver->spool_dir) < 0)
+		abort();
+	fd = mkostemp(rs->path, O_CLOEXEC);
+	if (fd < 0 || !(rs->spool = fdopen(fd, "w"))) {
+		log_msg(LOG_ERR, "receiver: cannot create a spool file in %s: %s",
+			rs->receiver->spool_dir, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		free(rs->path);
+		rs->path = NULL;
+		smtp_reply_set(r, 451, "4.3.0 Error: cannot spool the message");
+	}
+}
+
+/* take_id - the id field ended: remember its value, if it is one of ours in form. */
+static void take_id(struct receiver_session *rs)
+{
+	const char *v = rs->field;
+	size_t n = rs->field_len;
+
+	rs->skipping = false;
+	while (n > 0 && (*v == ' ' || *v == '\t'))
+		v++, n--;
+	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+		n--;
+	if (rs->id[0] || rs->id_bad || n != CORR_ID_LEN || strspn(v, "0123456789abcdef") < n) {
+		rs->id_bad = true;      /* a second field, or not our form: trust neither */
+		return;
+	}
+	memcpy(rs->id, v, n);
+	rs->id[n] = '\0';
+}
+
+/* add_to_field - append a piece of the id field's value. */
+static void add_to_field(struct receiver_session *rs, const char *text, size_t len)
+{
+	if (rs->field_len + len >= sizeof(rs->field)) {
+		rs->id_bad = true;      /* far longer than any id of ours */
+		return;
+	}
+	memcpy(rs->field + rs->field_len, text, len);
+	rs->field_len += len;
+	rs->field[rs->field_len] = '\0';
+}
+
+/* is_id_field - does the header line TEXT start the X-Delegate-Id field? Where its value starts in *VALUE. */
+static bool is_id_field(const char *text, size_t len, size_t *value)
+{
+	size_t k = sizeof(ID_FIELD) - 1, i = k;
+
+	if (len < k || strncasecmp(text, ID_FIELD, k) != 0)
+		return false;
+	while (i < len && (text[i] == ' ' || text[i] == '\t'))
+		i++;
+	if (i >= len || text[i] != ':')
+		return false;
+	*value = i + 1;
+	return true;
+}
+
+/* header_line - at the start of a header line: is it (part of) the id field? */
+static bool header_line(struct receiver_session *rs, const char *text, size_t len)
+{
+	size_t value;
+
+	if (len > 0 && (text[0] == ' ' || text[0] == '\t')) {
+		if (rs->skipping)
+			add_to_field(rs, text, len);
+		return rs->skipping;
+	}
+	if (rs->skipping)
+		take_id(rs);
+	if (len == 0) {
+		rs->in_header = false;
+		return false;
+	}
+	if (!is_id_field(text, len, &value))
+		return false;
+	rs->skipping = true;
+	rs->field_len = 0;
+	add_to_field(rs, text + value, len - value);
+	return true;
+}
+
+/* data_line - spool one line, leaving the id field out. */
+static bool data_line(void *session, const char *text, size_t len, bool more)
+{
+	struct receiver_session *rs = session;
+	bool skip = rs->skipping;
+
+	if (!rs->spool || rs->failed)
+		return false;
+	if (rs->line_start && rs->in_header)
+		skip = header_line(rs, text, len);
+	else if (skip)
+		add_to_field(rs, text, len);    /* the rest of a long id line */
+	rs->line_start = !more;
+	if (skip)
+		return true;
+	if (fwrite(text, 1, len, rs->spool) != len || (!more && fputs("\r\n", rs->spool) == EOF)) {
+		log_msg(LOG_ERR, "receiver: cannot write %s: %s", rs->path, strerror(errno));
+		rs->failed = true;
+		return false;
+	}
+	return true;
+}
+
+/* finish_spool - close the spool file; false (and logged) when it failed. */
+static bool finish_spool(struct receiver_session *rs)
+{
+	bool ok = !rs->failed && fflush(rs->spool) == 0 && !ferror(rs->spool);
+
+	if (fclose(rs->spool) != 0)
+		ok = false;
+	rs->spool = NULL;
+	if (!ok && !rs->failed)
+		log_msg(LOG_ERR, "receiver: cannot write %s: %s", rs->path, strerror(errno));
+	return ok;
+}
+
+/* deliver - hand the spooled copy over; the reply says what became of it. */
+static void deliver(struct receiver_session *rs, struct smtp_reply *r)
+{
+	char *path = rs->path;
+
+	rs->path = NULL;
+	switch (corr_deliver(rs->receiver->table, rs->id, path)) {
+	case CORR_ACCEPTED:
+		log_msg(LOG_DEBUG, "receiver: copy for id=%s from %s handed over", rs->id, rs->peer.addr);
+		smtp_reply_set(r, 250, "2.0.0 Ok: copy handed over");
+		return;                 /* the table has PATH */
+	case CORR_LATE:
+		log_msg(LOG_NOTICE, "receiver: copy for id=%s from %s arrived after its transaction "
+			"gave up; dropped", rs->id, rs->peer.addr);
+		smtp_reply_set(r, 250, "2.0.0 Ok: late copy dropped");
+		break;
+	case CORR_REPLAYED:
+		log_msg(LOG_WARNING, "receiver: refused a replayed copy id=%s from %s", rs->id,
+			rs->peer.addr);
+		smtp_reply_set(r, 550, "5.7.1 Error: delegation id already used");
+		break;
+	case CORR_UNKNOWN:
+		log_msg(LOG_WARNING, "receiver: refused a copy with unknown id=%s from %s", rs->id,
+			rs->peer.addr);
+		smtp_reply_set(r, 550, "5.7.1 Error: unknown delegation id");
+		break;
+	}
+	unlink(path);
+	free(path);
+}
+
+/* data_end - the copy is complete: hand it over, or say why not. */
+static void data_end(void *session, bool oversize, struct smtp_reply *r)
+{
+	struct receiver_session *rs = session;
+
+	if (!rs->spool) {
+		smtp_reply_set(r, 451, "4.3.0 Error: cannot spool the message");
+		return;
+	}
+	if (rs->skipping)               /* the message ended inside the id field */
+		take_id(rs);
+	if (!finish_spool(rs)) {
+		discard_spool(rs);
+		smtp_reply_set(r, 451, "4.3.0 Error: cannot spool the message");
+	} else if (oversize) {
+		discard_spool(rs);
+	} else if (!rs->id[0] || rs->id_bad) {
+		log_msg(LOG_WARNING, "receiver: refused a message from %s %s", rs->peer.addr,
+			rs->id_bad ? "with a malformed or repeated X-Delegate-Id" : "without X-Delegate-Id");
+		discard_spool(rs);
+		smtp_reply_set(r, 550, "5.7.1 Error: not a delegated copy");
+	} else {
+		deliver(rs, r);
+	}
+}
+
+/* reset - the delegate abandoned the message. */
+static void reset(void *session)
+{
+	discard_spool(session);
+}
+
+static const struct smtp_handlers receiver_handlers = {
+	.session_open = session_open,
+	.session_close = session_close,
+	.data_start = data_start,
+	.data_line = data_line,
+	.data_end = data_end,
+	.reset = reset,
+};
+
+/* is_loopback - is HOST a loopback address (or name)? */
+static bool is_loopback(const char *host)
+{
+	return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+	       strcmp(host, "localhost") == 0;
+}
+
+/* receiver_start - listen on ADDR and serve (see receiver.h). */
+struct receiver *receiver_start(const struct endpoint *addr, bool allow_public,
+				const char *spool_dir, struct corr_table *table,
+				char *err, size_t errlen)
+{
+	struct smtp_server_config cfg = {
+		.host = addr->host, .port = addr->port, .hostname = "milter-delegate.receiver",
+		.max_message_size = RECEIVER_MAX_SIZE,
+		.command_timeout_ms = 60 * 1000, .data_timeout_ms = 5 * 60 * 1000,
+	};
+	struct receiver *r;
+
+	if (!allow_public && !is_loopback(addr->host)) {
+		snprintf(err, errlen, "receiver %s:%u is not a loopback address (set \"receiver_public\": true "
+			 "to allow it)", addr->host, addr->port);
+		return NULL;
+	}
+	if (!(r = calloc(1, sizeof(*r))) || !(r->spool_dir = strdup(spool_dir)))
+		abort();
+	r->table = table;
+	if (!(r->server = smtp_server_start(&cfg, &receiver_handlers, r, err, errlen))) {
+		free(r->spool_dir);
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* receiver_port - the port it listens on. */
+unsigned receiver_port(const struct receiver *r)
+{
+	return smtp_server_port(r->server);
+}
+
+/* receiver_stop - stop listening, end the sessions, free. */
+void receiver_stop(struct receiver *r)
+{
+	if (!r)
+		return;
+	smtp_server_stop(r->server);
+	free(r->spool_dir);
+	free(r);
+}

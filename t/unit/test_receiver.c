@@ -1,0 +1,293 @@
+/*
+ * test_receiver.c - the delegation receiver: a copy with a live id is
+ * spooled (without its X-Delegate-Id field) and handed to the waiting
+ * transaction; copies without an id, with an unknown, malformed or replayed
+ * id are refused with 550; a late copy is acknowledged and dropped; hundreds
+ * of transactions wait at once while the receiver keeps serving.
+ */
+#include "test_support.h"
+#include "smtp_client.h"
+
+#include <dirent.h>
+#include <pthread.h>
+
+#include "correlation.h"
+#include "log.h"
+#include "receiver.h"
+
+struct fixture {
+	char *spool;
+	struct corr_table *table;
+	struct receiver *receiver;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct endpoint addr = { .host = "127.0.0.1", .port = 0 };
+	char err[256];
+
+	assert_non_null(f);
+	f->spool = scratch_dir();
+	f->table = corr_new();
+	f->receiver = receiver_start(&addr, false, f->spool, f->table, err, sizeof(err));
+	if (!f->receiver)
+		fail_msg("receiver_start: %s", err);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	receiver_stop(f->receiver);
+	corr_free(f->table);
+	remove_tree(f->spool);
+	free(f->spool);
+	free(f);
+	return 0;
+}
+
+/* spool_files - how many files are in the spool directory. */
+static int spool_files(const struct fixture *f)
+{
+	DIR *d = opendir(f->spool);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* send_copy - send MESSAGE (CRLF text, no final dot) to the receiver; the reply to the dot in REPLY. */
+static void send_copy(const struct fixture *f, const char *message, char *reply, size_t len)
+{
+	struct smtp_test_client c = { .fd = -1 };
+
+	client_connect(&c, receiver_port(f->receiver));
+	client_expect(&c, "220 ");
+	client_send(&c, "EHLO clamsmtpd\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n");
+	client_expect(&c, "250-");
+	client_expect(&c, "250 ");
+	client_expect(&c, "250 ");
+	client_expect(&c, "354 ");
+	client_send(&c, message);
+	client_send(&c, ".\r\nQUIT\r\n");
+	client_reply(&c, reply, len);
+	client_expect(&c, "221 ");
+	client_close(&c);
+}
+
+/* read_file - the whole file at PATH (caller frees). */
+static char *read_file(const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	char *text = calloc(1, 65536);
+	size_t n;
+
+	assert_non_null(fp);
+	assert_non_null(text);
+	n = fread(text, 1, 65535, fp);
+	text[n] = '\0';
+	fclose(fp);
+	return text;
+}
+
+static void test_copy_with_live_id_is_handed_over_without_the_id(void **state)
+{
+	struct fixture *f = *state;
+	char id[CORR_ID_LEN + 1], message[1024], reply[512];
+	struct corr_entry *e = corr_register(f->table, id);
+	char *path, *text;
+
+	snprintf(message, sizeof(message), "X-Delegate-Id: %s\r\nSubject: clean\r\n"
+		 "X-Virus-Scanned: ClamAV using ClamSMTP\r\n\r\nbody\r\n..dot\r\n", id);
+	send_copy(f, message, reply, sizeof(reply));
+	assert_string_equal(reply, "250 2.0.0 Ok: copy handed over\r\n");
+	assert_int_equal(corr_wait(f->table, e, corr_now_ms() + 5000, 5000), CORR_ARRIVED);
+	path = corr_take_copy(f->table, e);
+	assert_non_null(path);
+	text = read_file(path);
+	assert_string_equal(text, "Subject: clean\r\nX-Virus-Scanned: ClamAV using ClamSMTP\r\n"
+			    "\r\nbody\r\n.dot\r\n");
+	unlink(path);
+	free(path);
+	free(text);
+	corr_release(f->table, e);
+}
+
+static void test_folded_id_field_is_left_out_whole(void **state)
+{
+	struct fixture *f = *state;
+	char id[CORR_ID_LEN + 1], message[1024], reply[512];
+	struct corr_entry *e = corr_register(f->table, id);
+	char *path, *text;
+
+	snprintf(message, sizeof(message), "Subject: a\r\nx-delegate-id :\r\n\t%s\r\nTo: b\r\n\r\n"
+		 "X-Delegate-Id: in the body stays\r\n", id);
+	send_copy(f, message, reply, sizeof(reply));
+	assert_string_equal(reply, "250 2.0.0 Ok: copy handed over\r\n");
+	path = corr_take_copy(f->table, e);
+	assert_non_null(path);
+	text = read_file(path);
+	assert_string_equal(text, "Subject: a\r\nTo: b\r\n\r\nX-Delegate-Id: in the body stays\r\n");
+	unlink(path);
+	free(path);
+	free(text);
+	corr_release(f->table, e);
+}
+
+static void test_copies_without_a_live_id_are_refused(void **state)
+{
+	struct fixture *f = *state;
+	char reply[512];
+
+	send_copy(f, "Subject: injected\r\n\r\nspam\r\n", reply, sizeof(reply));
+	assert_string_equal(reply, "550 5.7.1 Error: not a delegated copy\r\n");
+	send_copy(f, "X-Delegate-Id: 0123456789abcdef0123456789abcdef\r\n\r\nforged\r\n",
+		  reply, sizeof(reply));
+	assert_string_equal(reply, "550 5.7.1 Error: unknown delegation id\r\n");
+	send_copy(f, "X-Delegate-Id: not-hex\r\n\r\nforged\r\n", reply, sizeof(reply));
+	assert_string_equal(reply, "550 5.7.1 Error: not a delegated copy\r\n");
+	assert_int_equal(spool_files(f), 0);
+}
+
+static void test_two_id_fields_are_refused(void **state)
+{
+	struct fixture *f = *state;
+	char id[CORR_ID_LEN + 1], message[1024], reply[512];
+	struct corr_entry *e = corr_register(f->table, id);
+
+	snprintf(message, sizeof(message), "X-Delegate-Id: %s\r\nX-Delegate-Id: %s\r\n\r\nx\r\n", id, id);
+	send_copy(f, message, reply, sizeof(reply));
+	assert_string_equal(reply, "550 5.7.1 Error: not a delegated copy\r\n");
+	assert_null(corr_take_copy(f->table, e));
+	corr_release(f->table, e);
+}
+
+static void test_replayed_id_is_refused_and_late_copy_dropped(void **state)
+{
+	struct fixture *f = *state;
+	char id[CORR_ID_LEN + 1], late[CORR_ID_LEN + 1], message[1024], reply[512];
+	struct corr_entry *e = corr_register(f->table, id);
+	struct corr_entry *gave_up = corr_register(f->table, late);
+
+	snprintf(message, sizeof(message), "X-Delegate-Id: %s\r\n\r\nfirst\r\n", id);
+	send_copy(f, message, reply, sizeof(reply));
+	assert_string_equal(reply, "250 2.0.0 Ok: copy handed over\r\n");
+	corr_release(f->table, e);      /* unlinks the untaken copy */
+	send_copy(f, message, reply, sizeof(reply));
+	assert_string_equal(reply, "550 5.7.1 Error: delegation id already used\r\n");
+
+	corr_release(f->table, gave_up);
+	snprintf(message, sizeof(message), "X-Delegate-Id: %s\r\n\r\ntoo late\r\n", late);
+	send_copy(f, message, reply, sizeof(reply));
+	assert_string_equal(reply, "250 2.0.0 Ok: late copy dropped\r\n");
+	assert_int_equal(spool_files(f), 0);
+}
+
+static void test_abandoned_copy_leaves_no_file(void **state)
+{
+	struct fixture *f = *state;
+	struct smtp_test_client c = { .fd = -1 };
+
+	client_connect(&c, receiver_port(f->receiver));
+	client_expect(&c, "220 ");
+	client_send(&c, "HELO x\r\nMAIL FROM:<>\r\nRCPT TO:<b@c>\r\nDATA\r\n");
+	client_expect(&c, "250 ");
+	client_expect(&c, "250 ");
+	client_expect(&c, "250 ");
+	client_expect(&c, "354 ");
+	client_send(&c, "Subject: cut off\r\n\r\nhalf");
+	client_close(&c);
+	/* Stopping waits for the session, which cleans up. */
+	receiver_stop(f->receiver);
+	f->receiver = NULL;
+	assert_int_equal(spool_files(f), 0);
+}
+
+struct waiter {
+	struct fixture *f;
+	char id[CORR_ID_LEN + 1];
+	struct corr_entry *entry;
+	enum corr_wait_status status;
+};
+
+/* wait_for_copy - a transaction's thread: sleep until its copy is there. */
+static void *wait_for_copy(void *arg)
+{
+	struct waiter *w = arg;
+	char *path;
+
+	w->status = corr_wait(w->f->table, w->entry, corr_now_ms() + 30000, 30000);
+	path = corr_take_copy(w->f->table, w->entry);
+	if (path)
+		unlink(path);
+	free(path);
+	return NULL;
+}
+
+static void test_hundreds_wait_while_the_receiver_serves(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 200 };
+	struct waiter *w = calloc(N, sizeof(*w));
+	pthread_t *threads = calloc(N, sizeof(*threads));
+	char message[256], reply[512];
+
+	assert_non_null(w);
+	assert_non_null(threads);
+	for (int i = 0; i < N; i++) {
+		w[i].f = f;
+		w[i].entry = corr_register(f->table, w[i].id);
+		assert_int_equal(pthread_create(&threads[i], NULL, wait_for_copy, &w[i]), 0);
+	}
+	assert_int_equal(corr_waiting(f->table), N);
+	for (int i = N - 1; i >= 0; i--) {      /* in an order unlike registration */
+		snprintf(message, sizeof(message), "X-Delegate-Id: %s\r\n\r\n%d\r\n", w[i].id, i);
+		send_copy(f, message, reply, sizeof(reply));
+		assert_string_equal(reply, "250 2.0.0 Ok: copy handed over\r\n");
+	}
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(pthread_join(threads[i], NULL), 0);
+		assert_int_equal(w[i].status, CORR_ARRIVED);
+		corr_release(f->table, w[i].entry);
+	}
+	assert_int_equal(spool_files(f), 0);
+	free(w);
+	free(threads);
+}
+
+static void test_public_address_needs_explicit_consent(void **state)
+{
+	struct endpoint addr = { .host = "0.0.0.0", .port = 0 };
+	struct corr_table *table = corr_new();
+	char err[256];
+
+	(void)state;
+	assert_null(receiver_start(&addr, false, "/tmp", table, err, sizeof(err)));
+	assert_string_equal(err, "receiver 0.0.0.0:0 is not a loopback address "
+			    "(set \"receiver_public\": true to allow it)");
+	corr_free(table);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_copy_with_live_id_is_handed_over_without_the_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_folded_id_field_is_left_out_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copies_without_a_live_id_are_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_id_fields_are_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replayed_id_is_refused_and_late_copy_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abandoned_copy_leaves_no_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hundreds_wait_while_the_receiver_serves, setup, teardown),
+		cmocka_unit_test(test_public_address_needs_explicit_consent),
+	};
+
+	log_open("test_receiver", LOG_TO_STDERR, LOG_ERR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
