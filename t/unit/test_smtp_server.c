@@ -261,6 +261,24 @@ static void test_pipelined_transaction_is_answered_in_order(void **state)
 	free(f);
 }
 
+static void test_bare_lf_ends_lines_too(void **state)
+{
+	struct fixture *f = start((struct smtp_server_config){ 0 });
+
+	(void)state;
+	client_connect(&f->client, smtp_server_port(f->server));
+	client_expect(&f->client, "220 ");
+	client_send(&f->client, "HELO c\nMAIL FROM:<a@b>\nRCPT TO:<c@d>\nDATA\n");
+	client_expect(&f->client, "250 test.example");
+	client_expect(&f->client, "250 ");
+	client_expect(&f->client, "250 ");
+	client_expect(&f->client, "354 ");
+	client_send(&f->client, "Subject: lf\n\nline one\r\n.line two\n.\n");
+	client_expect(&f->client, "250 2.0.0 Ok: queued");
+	assert_string_equal(f->rec.message, "Subject: lf\n\nline one\nline two\n");
+	finish(f);
+}
+
 static void test_long_lines_arrive_in_pieces_and_whole(void **state)
 {
 	struct fixture *f = start((struct smtp_server_config){ 0 });
@@ -436,6 +454,7 @@ int main(void)
 		cmocka_unit_test(test_commands_out_of_order_get_503),
 		cmocka_unit_test(test_syntax_errors_get_500_501_555),
 		cmocka_unit_test(test_pipelined_transaction_is_answered_in_order),
+		cmocka_unit_test(test_bare_lf_ends_lines_too),
 		cmocka_unit_test(test_long_lines_arrive_in_pieces_and_whole),
 		cmocka_unit_test(test_oversize_message_gets_552_after_the_data),
 		cmocka_unit_test(test_recipient_limit_gives_452),
