@@ -358,7 +358,8 @@ msg_headers() {
 # the sink ($SINK_PORT must be set), with smtpd_milters=MILTERS if given.
 # Sets POSTFIX_DIR (config dir, for postfix/postqueue/postcat -c), POSTFIX_PORT
 # (its smtpd on 127.0.0.1; POSTFIX_FIXED_PORT picks it), POSTFIX_QUEUE,
-# POSTFIX_LOG and POSTFIX_PID.
+# POSTFIX_LOG and POSTFIX_PID. Lines in $POSTFIX_EXTRA_MAIN_CF are appended
+# to main.cf (e.g. "milter_content_timeout = 5s").
 start_postfix() {
 	local milters=${1:-} top=$PEERS_DIR/postfix
 	mkdir -p "$top/etc" "$top/queue" "$top/data"
@@ -418,6 +419,7 @@ postfix_main_cf() {
 		biff = no
 		append_dot_mydomain = no
 	EOF
+	[[ -z ${POSTFIX_EXTRA_MAIN_CF:-} ]] || printf '%s\n' "$POSTFIX_EXTRA_MAIN_CF"
 }
 
 # postfix_master_cf - print master.cf for start_postfix: nothing chrooted,
