@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "policy_load_ctx.h"
+#include "safety.h"
 
 #define MAX_POLICY_BYTES (16 * 1024 * 1024)
 
@@ -243,6 +244,29 @@ static char *read_file(const char *path)
 	return text;
 }
 
+/* check_safety - refuse a policy whose file or folders anyone may write to. */
+static bool check_safety(const char *path, const struct policy *p, struct load_errors *errs)
+{
+	char err[1024];
+	bool ok = true;
+
+	if (!safety_check_path(path, "policy file", err, sizeof(err))) {
+		add_error_plain(errs, "%s", err);
+		ok = false;
+	}
+	if (!safety_check_path(p->settings.spool_dir, "spool folder (settings.spool_dir)", err,
+			       sizeof(err))) {
+		add_error_plain(errs, "%s", err);
+		ok = false;
+	}
+	if (!safety_check_path(p->settings.quarantine_dir,
+			       "quarantine folder (settings.quarantine_dir)", err, sizeof(err))) {
+		add_error_plain(errs, "%s", err);
+		ok = false;
+	}
+	return ok;
+}
+
 /* policy_load_file - load the policy file PATH. */
 struct policy *policy_load_file(const char *path, struct load_errors *errs)
 {
@@ -260,6 +284,10 @@ struct policy *policy_load_file(const char *path, struct load_errors *errs)
 	}
 	p = policy_load_text(text, path, errs);
 	free(text);
+	if (p && !check_safety(path, p, errs)) {
+		policy_unref(p);
+		return NULL;
+	}
 	return p;
 }
 

@@ -4,6 +4,8 @@
  */
 #include "test_support.h"
 
+#include <sys/stat.h>
+
 #include <unistd.h>
 
 #define SVC "\"services\":{\"av\":{\"type\":\"smtp\",\"delegator\":{\"address\":\"127.0.0.1:10026\"}," \
@@ -345,6 +347,43 @@ static void test_unreadable_file_is_reported(void **state)
 	load_errors_free(&errs);
 }
 
+static void test_world_writable_policy_and_folders_are_refused(void **state)
+{
+	char *dir = scratch_dir(), *file, *spool, *text, want[2048];
+	struct load_errors errs = { 0 };
+	FILE *f;
+
+	(void)state;
+	assert_true(asprintf(&file, "%s/policy.json", dir) > 0);
+	assert_true(asprintf(&spool, "%s/spool", dir) > 0);
+	assert_int_equal(mkdir(spool, 0700), 0);
+	assert_true(asprintf(&text, "{ \"settings\": { \"spool_dir\": \"%s\", "
+			     "\"quarantine_dir\": \"%s/none\" }, \"stages\": {} }", spool, dir) > 0);
+	assert_non_null(f = fopen(file, "w"));
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(file, 0666), 0);
+	assert_int_equal(chmod(spool, 0777), 0);
+	assert_null(policy_load_file(file, &errs));
+	assert_int_equal(errs.count, 2);
+	snprintf(want, sizeof(want), "%s: refusing a world-writable policy file (any local user "
+		 "could change it); run chmod o-w %s", file, file);
+	assert_string_equal(errs.items[0], want);
+	snprintf(want, sizeof(want), "%s: refusing a world-writable spool folder "
+		 "(settings.spool_dir) (any local user could change it); run chmod o-w %s", spool, spool);
+	assert_string_equal(errs.items[1], want);
+	load_errors_free(&errs);
+	assert_int_equal(chmod(file, 0644), 0);
+	assert_int_equal(chmod(spool, 0700), 0);
+	policy_unref(policy_load_file(file, &errs));
+	assert_int_equal(errs.count, 0);
+	remove_tree(dir);
+	free(dir);
+	free(file);
+	free(spool);
+	free(text);
+}
+
 static void test_every_shipped_policy_loads(void **state)
 {
 	static const char *const files[] = {
@@ -399,6 +438,7 @@ int main(void)
 		cmocka_unit_test(test_deep_nesting_is_refused_not_crashed),
 		cmocka_unit_test(test_every_prefix_of_a_policy_fails_cleanly),
 		cmocka_unit_test(test_unreadable_file_is_reported),
+		cmocka_unit_test(test_world_writable_policy_and_folders_are_refused),
 		cmocka_unit_test(test_every_shipped_policy_loads),
 	};
 
