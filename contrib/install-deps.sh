@@ -15,8 +15,8 @@
 
 set -euo pipefail
 
-build_packages=(gcc make pkg-config clang libmilter-dev libcurl4-openssl-dev
-	libjansson-dev libcmocka-dev)
+build_packages=(gcc make pkg-config clang libclang-rt-14-dev libmilter-dev
+	libcurl4-openssl-dev libjansson-dev libcmocka-dev)
 peer_packages=(postfix clamav-daemon clamsmtp clamav-milter miltertest swaks)
 # ps (t/lib/peers.sh, t/run-tests.sh); timeout, base64, od, md5sum: coreutils.
 tool_packages=(procps coreutils)
@@ -80,6 +80,10 @@ stop_new_daemons() {
 		done
 	done < <(daemon_pids)
 }
+
+# Sendmail conflicts with Postfix as a package: the tests run a private copy
+# unpacked from Debian's packages (no-op once it is there).
+"$(dirname "$0")/fetch-sendmail.sh"
 
 missing=$(missing_packages)
 [[ -z $missing ]] && exit 0
