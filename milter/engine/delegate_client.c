@@ -2,7 +2,8 @@
  * delegate_client.c - send a spooled message to a delegator with libcurl.
  *
  * Three parts: the message reader (a libcurl read callback that streams the
- * file, puts the X-Delegate-Id line in front and leaves out planted ones),
+ * file, puts the X-Delegate-Id line in front and leaves out planted ones;
+ * without an id it streams the file unchanged),
  * the transfer (options, the debug callback that keeps the server's last
  * reply line, the progress callback that also enforces the deadline and the
  * cancel flag, the classification of the outcome) and the pool of idle easy
@@ -74,6 +75,7 @@ struct msg_reader {
 	int fd;
 	enum reader_state state;
 	bool skipping_field;            /* the current field is a planted X-Delegate-Id */
+	bool filter_ids;                /* leave planted X-Delegate-Id fields out (an id is sent) */
 	bool eof;
 	int err;                        /* errno of a failed read(), or 0 */
 	char prefix[sizeof(ID_FIELD ": \r\n") + MAX_ID_LEN];
@@ -185,7 +187,7 @@ static void reader_classify(struct msg_reader *r)
 	else if (p[0] == ' ' || p[0] == '\t')
 		r->state = r->skipping_field ? READ_LINE_SKIP : READ_LINE_COPY;
 	else {
-		r->skipping_field = is_id_field(p, n);
+		r->skipping_field = r->filter_ids && is_id_field(p, n);
 		r->state = r->skipping_field ? READ_LINE_SKIP : READ_LINE_COPY;
 	}
 }
@@ -482,6 +484,8 @@ static bool request_check(const struct delegate_send_request *req, char *err, si
 			return false;
 		}
 	}
+	if (req->id == NULL)
+		return true;            /* a plain relay: no correlation line */
 	for (size_t i = 0; i < idlen; i++)
 		if (!isgraph((unsigned char) req->id[i]))
 			idlen = 0;
@@ -531,8 +535,10 @@ static struct transfer *transfer_new(const struct delegate_send_request *req, ch
 		}
 		t->rcpts = l;
 	}
-	t->reader.prefix_len = (size_t) snprintf(t->reader.prefix, sizeof(t->reader.prefix),
-						  ID_FIELD ": %s\r\n", req->id);
+	t->reader.filter_ids = req->id != NULL;
+	if (req->id != NULL)
+		t->reader.prefix_len = (size_t) snprintf(t->reader.prefix, sizeof(t->reader.prefix),
+							  ID_FIELD ": %s\r\n", req->id);
 	t->reader.fd = open(req->path, O_RDONLY | O_CLOEXEC);
 	if (t->reader.fd < 0) {
 		snprintf(err, errlen, "open %s: %s", req->path, strerror(errno));

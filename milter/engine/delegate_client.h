@@ -20,8 +20,11 @@
  *	X-Delegate-Id field already in the file's header block (with its
  *	continuation lines, name matched without regard to case) is left out,
  *	so that a sender cannot plant one. The body after the empty line is
- *	passed through byte for byte. The file must use CRLF line ends (the
- *	spool does): libcurl dot-stuffs only lines that follow a CRLF.
+ *	passed through byte for byte. A request without an id (a plain relay
+ *	to a next hop, as the shim's delivery) sends the file unchanged: no
+ *	X-Delegate-Id line in front, no field left out. The file must use
+ *	CRLF line ends (the spool does): libcurl dot-stuffs only lines that
+ *	follow a CRLF.
  *
  *	Connections: the client keeps up to max_idle idle libcurl easy
  *	handles. libcurl keeps the SMTP connection open inside an easy handle
@@ -103,7 +106,7 @@ struct delegate_send_request {
 	const char *const *rcpts;       /* recipients "user@domain" without <>; at least one */
 	size_t rcpt_count;
 	const char *path;               /* the spooled message: headers, empty line, body; CRLF */
-	const char *id;                 /* correlation id (printable, no spaces) */
+	const char *id;                 /* correlation id (printable, no spaces); NULL: none sent */
 	unsigned timeout_ms;            /* the whole send, connection included; 0: 60 s */
 	/*
 	 * Called from the sending thread while the transfer runs, at most

@@ -321,6 +321,12 @@ unsigned receiver_port(const struct receiver *r)
 	return smtp_server_port(r->server);
 }
 
+/* receiver_sessions - delegate sessions running now. */
+unsigned receiver_sessions(struct receiver *r)
+{
+	return smtp_server_sessions(r->server);
+}
+
 /* receiver_stop - stop listening, end the sessions, free. */
 void receiver_stop(struct receiver *r)
 {

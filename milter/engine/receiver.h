@@ -36,6 +36,9 @@ struct receiver *receiver_start(const struct endpoint *addr, bool allow_public,
 /* receiver_port - the port it listens on (useful with port 0 in tests). */
 unsigned receiver_port(const struct receiver *r);
 
+/* receiver_sessions - delegate sessions running now (for tests). */
+unsigned receiver_sessions(struct receiver *r);
+
 /* receiver_stop - stop listening, end the sessions, free; R may be NULL. */
 void receiver_stop(struct receiver *r);
 

@@ -479,6 +479,26 @@ static void test_planted_id_fields_are_left_out_with_their_continuations(void **
 	server_stop(srv);
 }
 
+static void test_without_an_id_the_message_is_relayed_unchanged(void **state)
+{
+	static const char msg[] =
+		"X-Delegate-Id: from the client\r\nSubject: relayed\r\n\r\nbody\r\n";
+	struct fixture *f = *state;
+	struct script sc = { 0 };
+	struct server *srv = server_start(&sc);
+	struct delegate_client *dc = client_for(srv, "127.0.0.1", 1);
+	struct delegate_send_request req = request_for(f);
+	struct delegate_send_result res;
+
+	write_message(f, msg);
+	req.id = NULL;
+	delegate_client_send(dc, &req, &res);
+	assert_int_equal(res.status, SEND_ACCEPTED);
+	assert_data(srv, "X-Delegate-Id: from the client\r\nSubject: relayed\r\n\r\nbody\r\n.\r\n");
+	delegate_client_free(dc);
+	server_stop(srv);
+}
+
 static void test_body_lines_starting_with_a_dot_are_stuffed_on_the_wire(void **state)
 {
 	struct fixture *f = *state;
@@ -981,6 +1001,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_data_is_id_line_then_the_message_unchanged),
 		T(test_planted_id_fields_are_left_out_with_their_continuations),
+		T(test_without_an_id_the_message_is_relayed_unchanged),
 		T(test_body_lines_starting_with_a_dot_are_stuffed_on_the_wire),
 		T(test_headers_only_message_is_sent_whole),
 		T(test_null_sender_and_every_recipient_are_in_the_envelope),

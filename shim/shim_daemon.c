@@ -1,0 +1,250 @@
+/*
+ * shim_daemon.c - start-up, signals and shutdown of delegate-shim.
+ *
+ * Order: the policy is loaded, then the process forks into the background
+ * (before any thread exists), blocks SIGHUP/SIGTERM/SIGINT in every thread,
+ * starts the delegation services (receivers, clients), the next hop and the
+ * SMTP server (sockets bound as root), and only then drops privileges (glibc
+ * applies setresuid to every thread). The main thread then waits for
+ * signals. SIGHUP reloads the policy (sessions pick it up at their next MAIL
+ * FROM). SIGTERM drains: new sessions and new messages get 421, messages in
+ * flight finish; after the grace period (or once no session is left) the
+ * server stops, which ends the remaining sessions, and the process exits 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "delegation.h"
+#include "log.h"
+#include "policy_store.h"
+#include "quarantine.h"
+#include "shim_daemon.h"
+#include "shim_session.h"
+
+#define DEFAULT_MAX_MESSAGE_SIZE (50ULL * 1024 * 1024)
+
+/* signal_set - the signals the main thread waits for. */
+static void signal_set(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+}
+
+/* block_signals - block them here, before any thread exists, so every thread inherits it. */
+static bool block_signals(void)
+{
+	sigset_t set;
+
+	signal_set(&set);
+	signal(SIGPIPE, SIG_IGN);
+	return pthread_sigmask(SIG_BLOCK, &set, NULL) == 0;
+}
+
+/* go_background - fork, let the parent exit, detach from the terminal. */
+static bool go_background(void)
+{
+	pid_t pid = fork();
+	int null;
+
+	if (pid < 0) {
+		log_msg(LOG_ERR, "fork: %s", strerror(errno));
+		return false;
+	}
+	if (pid > 0)
+		_exit(EXIT_SUCCESS);
+	if (setsid() < 0)
+		return false;
+	null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		if (null > STDERR_FILENO)
+			close(null);
+	}
+	return chdir("/") == 0;
+}
+
+/* write_pid_file - PATH gets our process id. */
+static bool write_pid_file(const char *path)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
+		log_msg(LOG_ERR, "cannot write pid file %s: %s", path, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* give_to - chown PATH to PW (the run-as user must write there); warn on failure. */
+static void give_to(const char *path, const struct passwd *pw)
+{
+	if (chown(path, pw->pw_uid, pw->pw_gid) != 0)
+		log_msg(LOG_WARNING, "cannot chown %s to %s: %s", path, pw->pw_name, strerror(errno));
+}
+
+/* drop_privileges - become USER, handing it the folders it writes to. */
+static bool drop_privileges(const char *user, const struct shim_config *cfg, const char *spool)
+{
+	struct passwd *pw = getpwnam(user);
+	char sub[1100];
+
+	if (!pw) {
+		log_msg(LOG_ERR, "unknown user %s", user);
+		return false;
+	}
+	give_to(spool, pw);
+	if (cfg->nexthop == NEXTHOP_MAILDIR) {
+		give_to(cfg->maildir, pw);
+		for (const char *const *d = (const char *const[]){ "tmp", "new", "cur", NULL }; *d; d++) {
+			snprintf(sub, sizeof(sub), "%s/%s", cfg->maildir, *d);
+			give_to(sub, pw);
+		}
+	}
+	if (setgroups(1, &pw->pw_gid) != 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
+		log_msg(LOG_ERR, "cannot become user %s: %s", user, strerror(errno));
+		return false;
+	}
+	log_msg(LOG_INFO, "running as user %s", user);
+	return true;
+}
+
+/* server_config - the SMTP server's settings from the shim's and the policy's. */
+static struct smtp_server_config server_config(const struct shim_config *cfg,
+					       const struct policy *p)
+{
+	uint64_t size = cfg->max_message_size ? cfg->max_message_size
+		      : p->settings.max_message_size ? p->settings.max_message_size
+		      : DEFAULT_MAX_MESSAGE_SIZE;
+
+	return (struct smtp_server_config){
+		.host = cfg->listen.host, .port = cfg->listen.port, .hostname = cfg->hostname,
+		.max_message_size = size, .max_recipients = cfg->max_recipients,
+		.max_sessions = cfg->max_sessions,
+		.command_timeout_ms = (unsigned)cfg->command_timeout_ms,
+		.data_timeout_ms = (unsigned)cfg->data_timeout_ms,
+	};
+}
+
+/* wait_for_sessions - give sessions in flight up to GRACE_S to end. */
+static void wait_for_sessions(struct shim_runtime *rt, int grace_s)
+{
+	struct timespec tick = { 0, 100 * 1000 * 1000 };
+	unsigned left;
+
+	for (int i = 0; i < grace_s * 10 && (left = atomic_load(&rt->sessions)) > 0; i++) {
+		if (i % 50 == 0)
+			log_msg(LOG_NOTICE, "waiting for %u session%s to finish", left,
+				left == 1 ? "" : "s");
+		nanosleep(&tick, NULL);
+	}
+	if ((left = atomic_load(&rt->sessions)) > 0)
+		log_msg(LOG_WARNING, "%u session%s cut off at shutdown (their clients keep their mail)",
+			left, left == 1 ? "" : "s");
+}
+
+/* serve - wait for signals: SIGHUP reloads, SIGTERM/SIGINT return. */
+static void serve(struct delegation *services)
+{
+	sigset_t set;
+	int sig;
+
+	signal_set(&set);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig != SIGHUP) {
+			log_msg(LOG_NOTICE, "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			return;
+		}
+		log_msg(LOG_NOTICE, "SIGHUP: reloading the policy");
+		if (policy_store_reload()) {
+			struct policy *p = policy_store_current();
+			char err[512];
+
+			if (p && !delegation_update(services, p, err, sizeof(err)))
+				log_msg(LOG_ERR, "after reload: %s (delegations to that service will fail)", err);
+			policy_unref(p);
+		}
+	}
+}
+
+/* start_services - delegation, next hop, SMTP server; false (logged) on failure. */
+static bool start_services(const struct shim_config *cfg, struct shim_runtime *rt,
+			   struct delegation **services, struct smtp_server **server)
+{
+	struct policy *p = policy_store_current();
+	struct smtp_server_config sc = server_config(cfg, p);
+	char err[512];
+
+	if (mkdir(p->settings.spool_dir, 0700) != 0 && errno != EEXIST)
+		log_msg(LOG_WARNING, "cannot create %s: %s", p->settings.spool_dir, strerror(errno));
+	*services = delegation_start(p, err, sizeof(err));
+	policy_unref(p);
+	if (!*services) {
+		log_msg(LOG_ERR, "cannot start delegation services: %s", err);
+		return false;
+	}
+	rt->env = (struct txn_env){ .delegate = delegation_run, .quarantine = quarantine_store,
+				    .service_arg = *services };
+	if (!(rt->nexthop = shim_nexthop_new(cfg, err, sizeof(err)))) {
+		log_msg(LOG_ERR, "next hop: %s", err);
+		return false;
+	}
+	*server = smtp_server_start(&sc, shim_session_handlers(), rt, err, sizeof(err));
+	if (!*server) {
+		log_msg(LOG_ERR, "%s", err);
+		return false;
+	}
+	log_msg(LOG_NOTICE, "delegate-shim ready on %s:%u, next hop %s, max message size %llu",
+		cfg->listen.host, smtp_server_port(*server), shim_nexthop_describe(rt->nexthop),
+		(unsigned long long)sc.max_message_size);
+	return true;
+}
+
+/* shim_daemon_run - run until SIGTERM. */
+int shim_daemon_run(const struct shim_options *o, const struct shim_config *cfg)
+{
+	struct shim_runtime rt = { .cfg = cfg };
+	struct delegation *services = NULL;
+	struct smtp_server *server = NULL;
+	struct policy *p;
+	bool ok;
+
+	if (!policy_store_init(o->policy_path))
+		return EXIT_FAILURE;
+	ok = (o->foreground || go_background()) && (!o->pid_file || write_pid_file(o->pid_file)) &&
+	     block_signals() && start_services(cfg, &rt, &services, &server);
+	if (ok && o->user) {
+		p = policy_store_current();
+		ok = drop_privileges(o->user, cfg, p->settings.spool_dir);
+		policy_unref(p);
+	}
+	if (ok)
+		serve(services);
+	atomic_store(&rt.draining, true);
+	if (ok)
+		wait_for_sessions(&rt, o->shutdown_grace_s);
+	smtp_server_stop(server);
+	delegation_stop(services);
+	shim_nexthop_free(rt.nexthop);
+	if (o->pid_file)
+		unlink(o->pid_file);
+	policy_store_shutdown();
+	log_msg(LOG_NOTICE, "delegate-shim stopped");
+	return ok ? EXIT_SUCCESS : EXIT_FAILURE;
+}

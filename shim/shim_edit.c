@@ -1,0 +1,307 @@
+/*
+ * shim_edit.c - apply header edits to a spooled message while copying it.
+ *
+ * Three parts: a buffered writer (with the optional CRLF-to-LF
+ * conversion), the header block as a list of raw fields, and the edits
+ * applied to that list. Every allocation lives in one call.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "shim_edit.h"
+
+#define WRITE_BUF 65536
+
+struct writer {
+	int fd;
+	bool lf_only;
+	bool cr_pending;                /* LF_ONLY: a CR not yet known to precede LF */
+	bool failed;
+	size_t len;
+	char buf[WRITE_BUF];
+};
+
+struct field {
+	char *raw;                      /* the whole field with CRLFs; owned */
+	size_t len;
+	size_t name_len;                /* 0: not a field ("garbage" line, never matched) */
+};
+
+struct block {
+	struct field *items;
+	size_t count, capacity;
+	size_t bytes;
+	bool separator;                 /* the input had the empty line */
+};
+
+/* writer_flush - write out the buffer. */
+static void writer_flush(struct writer *w)
+{
+	size_t off = 0;
+
+	while (!w->failed && off < w->len) {
+		ssize_t n = write(w->fd, w->buf + off, w->len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			w->failed = true;
+		else
+			off += (size_t)n;
+	}
+	w->len = 0;
+}
+
+/* writer_byte - one byte into the buffer. */
+static void writer_byte(struct writer *w, char c)
+{
+	if (w->len == sizeof(w->buf))
+		writer_flush(w);
+	w->buf[w->len++] = c;
+}
+
+/* writer_put - N bytes of DATA, converting CRLF to LF when asked. */
+static void writer_put(struct writer *w, const char *data, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!w->lf_only) {
+			writer_byte(w, data[i]);
+			continue;
+		}
+		if (w->cr_pending && data[i] != '\n')
+			writer_byte(w, '\r');
+		w->cr_pending = data[i] == '\r';
+		if (!w->cr_pending)
+			writer_byte(w, data[i]);
+	}
+}
+
+/* writer_end - flush the rest; false when any write failed. */
+static bool writer_end(struct writer *w)
+{
+	if (w->cr_pending)
+		writer_byte(w, '\r');
+	w->cr_pending = false;
+	writer_flush(w);
+	return !w->failed;
+}
+
+/* field_name_len - length of the name of the field starting LINE, or 0. */
+static size_t field_name_len(const char *line, size_t len)
+{
+	const char *colon = memchr(line, ':', len);
+	size_t n;
+
+	if (!colon)
+		return 0;
+	n = (size_t)(colon - line);
+	while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+		n--;
+	return n;
+}
+
+/* block_append - add a field (RAW taken over) at the end of B. */
+static void block_append(struct block *b, char *raw, size_t len)
+{
+	if (b->count == b->capacity) {
+		size_t cap = b->capacity ? b->capacity * 2 : 32;
+		struct field *grown = realloc(b->items, cap * sizeof(*grown));
+
+		if (!grown)
+			abort();
+		b->items = grown;
+		b->capacity = cap;
+	}
+	b->items[b->count++] = (struct field){ raw, len, field_name_len(raw, len) };
+}
+
+/* block_extend - append a continuation LINE to the last field. */
+static void block_extend(struct block *b, const char *line, size_t len)
+{
+	struct field *f = &b->items[b->count - 1];
+	char *grown = realloc(f->raw, f->len + len + 1);
+
+	if (!grown)
+		abort();
+	memcpy(grown + f->len, line, len + 1);
+	f->raw = grown;
+	f->len += len;
+}
+
+/* block_free - release the fields of B. */
+static void block_free(struct block *b)
+{
+	for (size_t i = 0; i < b->count; i++)
+		free(b->items[i].raw);
+	free(b->items);
+	memset(b, 0, sizeof(*b));
+}
+
+/* block_read - the header block of IN into B; IN is left at the body. */
+static bool block_read(FILE *in, struct block *b, char *err, size_t errlen)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	while ((n = getline(&line, &cap, in)) > 0) {
+		if (strcmp(line, "\r\n") == 0 || strcmp(line, "\n") == 0) {
+			b->separator = true;
+			break;
+		}
+		b->bytes += (size_t)n;
+		if (b->bytes > SHIM_EDIT_MAX_HEADER) {
+			snprintf(err, errlen, "header block larger than %d bytes", SHIM_EDIT_MAX_HEADER);
+			free(line);
+			return false;
+		}
+		if ((line[0] == ' ' || line[0] == '\t') && b->count > 0) {
+			block_extend(b, line, (size_t)n);
+		} else {
+			block_append(b, line, (size_t)n);
+			line = NULL;
+			cap = 0;
+		}
+	}
+	free(line);
+	if (ferror(in)) {
+		snprintf(err, errlen, "cannot read the message: %s", strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* format_field - "Name: value\r\n" with every line break folded safely (malloc'ed). */
+static char *format_field(const char *name, const char *value, size_t *len)
+{
+	size_t cap = strlen(name) + 2 * strlen(value) + 8, n;
+	char *raw = malloc(cap);
+
+	if (!raw)
+		abort();
+	n = (size_t)snprintf(raw, cap, "%s: ", name);
+	for (const char *p = value; *p; p++) {
+		if (*p == '\r')
+			continue;
+		if (*p != '\n') {
+			raw[n++] = *p;
+			continue;
+		}
+		raw[n++] = '\r';
+		raw[n++] = '\n';
+		if (p[1] != ' ' && p[1] != '\t')
+			raw[n++] = '\t';
+	}
+	raw[n++] = '\r';
+	raw[n++] = '\n';
+	raw[n] = '\0';
+	*len = n;
+	return raw;
+}
+
+/* field_is - is F a field called NAME? */
+static bool field_is(const struct field *f, const char *name)
+{
+	return f->name_len == strlen(name) && strncasecmp(f->raw, name, f->name_len) == 0;
+}
+
+/* block_remove_at - drop field I of B. */
+static void block_remove_at(struct block *b, size_t i)
+{
+	free(b->items[i].raw);
+	memmove(&b->items[i], &b->items[i + 1], (b->count - i - 1) * sizeof(b->items[0]));
+	b->count--;
+}
+
+/* apply_change - EDIT_CHANGE: replace, remove or append the index-th field. */
+static void apply_change(struct block *b, const struct header_edit *e)
+{
+	unsigned nth = e->index ? e->index : 1;
+	bool removing = !e->value || !*e->value;
+	size_t len;
+
+	for (size_t i = 0; i < b->count; i++) {
+		if (!field_is(&b->items[i], e->name) || --nth > 0)
+			continue;
+		if (removing) {
+			block_remove_at(b, i);
+			return;
+		}
+		free(b->items[i].raw);
+		b->items[i].raw = format_field(e->name, e->value, &len);
+		b->items[i].len = len;
+		b->items[i].name_len = strlen(e->name);
+		return;
+	}
+	if (!removing) {
+		char *raw = format_field(e->name, e->value, &len);
+
+		block_append(b, raw, len);
+	}
+}
+
+/* apply_edit - one edit to the header block. */
+static void apply_edit(struct block *b, const struct header_edit *e)
+{
+	size_t len;
+	char *raw;
+
+	switch (e->op) {
+	case EDIT_ADD:
+		raw = format_field(e->name, e->value ? e->value : "", &len);
+		block_append(b, raw, len);
+		return;
+	case EDIT_CHANGE:
+		apply_change(b, e);
+		return;
+	case EDIT_REMOVE:
+		for (size_t i = b->count; i > 0; i--)
+			if (field_is(&b->items[i - 1], e->name))
+				block_remove_at(b, i - 1);
+		return;
+	}
+}
+
+/* copy_rest - the rest of IN through W. */
+static bool copy_rest(FILE *in, struct writer *w)
+{
+	char chunk[WRITE_BUF];
+	size_t n;
+
+	while ((n = fread(chunk, 1, sizeof(chunk), in)) > 0)
+		writer_put(w, chunk, n);
+	return !ferror(in);
+}
+
+/* shim_edit_copy - IN to OUT_FD with REQ's prefix and edits. */
+bool shim_edit_copy(FILE *in, int out_fd, const struct shim_edit_request *req,
+		    char *err, size_t errlen)
+{
+	struct writer *w = calloc(1, sizeof(*w));
+	struct block b = { 0 };
+	bool ok;
+
+	if (!w)
+		abort();
+	w->fd = out_fd;
+	w->lf_only = req->lf_only;
+	ok = block_read(in, &b, err, errlen);
+	for (size_t i = 0; ok && i < req->count; i++)
+		apply_edit(&b, req->edits[i]);
+	if (ok && req->prefix)
+		writer_put(w, req->prefix, strlen(req->prefix));
+	for (size_t i = 0; ok && i < b.count; i++)
+		writer_put(w, b.items[i].raw, b.items[i].len);
+	if (ok && b.separator)
+		writer_put(w, "\r\n", 2);
+	if (ok && !copy_rest(in, w))
+		snprintf(err, errlen, "cannot read the message: %s", strerror(errno)), ok = false;
+	if (!writer_end(w) && ok)
+		snprintf(err, errlen, "cannot write the delivery: %s", strerror(errno)), ok = false;
+	block_free(&b);
+	free(w);
+	return ok;
+}

@@ -1,0 +1,48 @@
+/*
+ * shim_edit.h - copy a spooled message into its delivery with the policy's
+ * header edits applied, streaming the body.
+ *
+ * The input is a message file as the engine spools it: header fields (with
+ * their continuation lines), an empty line, the body, CRLF line ends. The
+ * header block is read into memory (at most SHIM_EDIT_MAX_HEADER bytes) and
+ * the edits are applied to it in order, as an MTA applies a milter's:
+ *   EDIT_ADD     appends "Name: value" after the last field
+ *   EDIT_CHANGE  replaces the index-th (1-based) field called Name; an empty
+ *                value removes it; an index past the last one appends it
+ *   EDIT_REMOVE  removes every field called Name
+ * Names are compared without regard to case. A value's line breaks become
+ * CRLF followed by a tab unless whitespace follows already, so an edit can
+ * never start a new field. PREFIX (complete CRLF lines, e.g. Received:) goes
+ * first; the body is then copied unchanged in chunks.
+ *
+ * Output goes to a file descriptor; with LF_ONLY every CRLF becomes LF (a
+ * Maildir file). Nothing is allocated beyond the call; the caller keeps its
+ * descriptors and edits. Thread-safe.
+ */
+#ifndef MD_SHIM_EDIT_H
+#define MD_SHIM_EDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "txn.h"
+
+#define SHIM_EDIT_MAX_HEADER (4 * 1024 * 1024)
+
+struct shim_edit_request {
+	const char *prefix;                     /* NULL: none */
+	const struct header_edit *const *edits; /* COUNT pointers, applied in order */
+	size_t count;
+	bool lf_only;                           /* CRLF to LF on output */
+};
+
+/*
+ * shim_edit_copy - IN (from its current position) to OUT_FD as REQ says.
+ * False, with the reason in ERR, when reading or writing failed or the
+ * header block is too large.
+ */
+bool shim_edit_copy(FILE *in, int out_fd, const struct shim_edit_request *req,
+		    char *err, size_t errlen);
+
+#endif
