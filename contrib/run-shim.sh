@@ -9,6 +9,9 @@
 # with the default policy and shim/shim.json, delivering into a Maildir.
 # Everything lives under one run directory and is stopped when you press
 # Ctrl-C (or the script is killed); the directory is kept.
+#
+# RUN_PORT (2525), RUN_FILTER_PORT (10026) and RUN_RECEIVER_PORT (10025)
+# move the three ports (the tests use free ones).
 
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,11 +21,13 @@ export MD_TOP=$top MD_BUILD=$build
 PEERS_KEEP=1
 peers_init
 run_port=${RUN_PORT:-2525}
+filter_port=${RUN_FILTER_PORT:-10026}
+receiver_port=${RUN_RECEIVER_PORT:-10025}
 
-for port in 10025 10026 "$run_port"; do
+for port in "$receiver_port" "$filter_port" "$run_port"; do
 	if port_in_use "$port"; then
-		echo "run-shim: port $port is in use (the default policy needs 10025 and 10026;" \
-		     "set RUN_PORT to move the SMTP port)" >&2
+		echo "run-shim: port $port is in use (set RUN_PORT, RUN_FILTER_PORT or" \
+		     "RUN_RECEIVER_PORT to move the SMTP, clamsmtpd and receiver ports)" >&2
 		exit 1
 	fi
 done
@@ -35,6 +40,8 @@ log=$PEERS_DIR/shim.log
 mkdir -p "$PEERS_DIR/spool" "$quarantine"
 # The shipped files, with their folders moved into the run directory.
 sed -e "s|/var/lib/milter-delegate/quarantine|$quarantine|" \
+    -e "s|127.0.0.1:10026|127.0.0.1:$filter_port|" \
+    -e "s|127.0.0.1:10025|127.0.0.1:$receiver_port|" \
     -e "s|/var/spool/milter-delegate|$PEERS_DIR/spool|" \
     "$top/policies/default.json" >"$policy"
 sed -e "s|/var/mail/delegate-shim|$maildir|" \
@@ -42,7 +49,7 @@ sed -e "s|/var/mail/delegate-shim|$maildir|" \
     "$top/shim/shim.json" >"$config"
 
 start_clamd || exit 1
-start_clamsmtpd pass 10025 10026 || exit 1
+start_clamsmtpd pass "$receiver_port" "$filter_port" || exit 1
 "$build/delegate-shim" -f -c "$policy" -C "$config" </dev/null >"$log" 2>&1 &
 peers_track $!
 wait_port 127.0.0.1 "$run_port" 10 || { tail "$log"; exit 1; }
@@ -51,7 +58,7 @@ cat <<EOT
 delegate-shim is running with policies/default.json (run directory $PEERS_DIR).
 
   SMTP (delegate-shim):  127.0.0.1:$run_port
-  clamsmtpd 127.0.0.1:10026 -> receiver 127.0.0.1:10025, clamd on $CLAMD_SOCKET
+  clamsmtpd 127.0.0.1:$filter_port -> receiver 127.0.0.1:$receiver_port, clamd on $CLAMD_SOCKET
 
 Send a clean message and the EICAR test virus:
 

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # run-tests.sh - run the unit and integration tests and tally their results.
 #
-# usage: t/run-tests.sh --build DIR [unit] [integration]
+# usage: t/run-tests.sh --build DIR [--build DIR2...] [unit] [integration] [fuzz]
 #
 #   unit         every executable DIR/t/test_* (cmocka, TAP output)
 #   integration  every t/integration/*.sh in name order, with MD_TOP (the
 #                repository) and MD_BUILD (DIR) in the environment
+#   fuzz         every libFuzzer target in build-fuzz/ for MD_FUZZ_SECONDS
+#                (default 60) each, two at a time (once, whatever the builds)
 #
-# With neither, both run. Each program's output is shown after it ends;
+# Unit and integration run for each DIR in turn (the plain build, then the
+# sanitizer build, say). With no suite named, unit and integration run. Each program's output is shown after it ends;
 # every "ok" / "not ok" line counts, and a line with "# SKIP" counts as a
 # skip. A program that exits non-zero (or times out, or crashes) without
 # printing "not ok", or that prints no result at all, counts as one failure;
@@ -20,30 +23,33 @@
 set -u
 
 usage() {
-	echo "usage: $0 --build DIR [unit] [integration]" >&2
+	echo "usage: $0 --build DIR [--build DIR...] [unit] [integration] [fuzz]" >&2
 	exit 2
 }
 
-build=
+builds=()
 suites=()
 while (( $# )); do
 	case $1 in
-	--build)       (( $# >= 2 )) || usage; build=$2; shift 2 ;;
-	--build=*)     build=${1#--build=}; shift ;;
-	unit|integration) suites+=("$1"); shift ;;
+	--build)       (( $# >= 2 )) || usage; builds+=("$2"); shift 2 ;;
+	--build=*)     builds+=("${1#--build=}"); shift ;;
+	unit|integration|fuzz) suites+=("$1"); shift ;;
 	*)             usage ;;
 	esac
 done
-[[ -n $build ]] || usage
+(( ${#builds[@]} )) || usage
 (( ${#suites[@]} )) || suites=(unit integration)
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-if ! abs=$(cd "$build" 2>/dev/null && pwd); then
-	echo "$0: no build directory $build (run make first)" >&2
-	echo "0 passed, 1 failed, 0 skipped"
-	exit 1
-fi
-build=$abs
+for i in "${!builds[@]}"; do
+	if ! abs=$(cd "${builds[$i]}" 2>/dev/null && pwd); then
+		echo "$0: no build directory ${builds[$i]} (run make first)" >&2
+		echo "0 passed, 1 failed, 0 skipped"
+		exit 1
+	fi
+	builds[$i]=$abs
+done
+build=
 limit=${MD_TEST_TIMEOUT:-300}
 log=$(mktemp "${TMPDIR:-/tmp}/md-run-tests.XXXXXX")
 passed=0 failed=0 skipped=0
@@ -127,7 +133,7 @@ run_unit() {
 	for prog in "$build"/t/test_*; do
 		[[ -f $prog && -x $prog ]] || continue
 		found=1
-		CMOCKA_MESSAGE_OUTPUT=TAP run_program "unit/${prog##*/}" "$prog"
+		CMOCKA_MESSAGE_OUTPUT=TAP run_program "${build##*/}/unit/${prog##*/}" "$prog"
 	done
 	(( found )) || echo "# no unit tests in $build/t"
 }
@@ -139,12 +145,34 @@ run_integration() {
 		[[ -f $script ]] || continue
 		found=1
 		MD_TOP=$top MD_BUILD=$build \
-			run_program "integration/${script##*/}" bash "$script"
+			run_program "${build##*/}/integration/${script##*/}" bash "$script"
 	done
 	(( found )) || echo "# no integration tests in $top/t/integration"
 }
 
+# run_fuzz - every fuzz target (built by make fuzz-build), two at a time.
+run_fuzz() {
+	local targets=() bin
+	for bin in "$top"/build-fuzz/fuzz_*; do
+		[[ -f $bin && -x $bin ]] && targets+=("${bin##*/}")
+	done
+	if (( ${#targets[@]} == 0 )); then
+		echo "# no fuzz targets in $top/build-fuzz (run make fuzz-build)"
+		failed=$((failed + 1))
+		return
+	fi
+	# bash locals are seen by the functions called: run_program's time limit.
+	local limit=$(( (${MD_FUZZ_SECONDS:-60} + 30) * (${#targets[@]} + 1) / 2 + 60 ))
+	run_program "fuzz" "$top/t/fuzz/run-fuzz.sh" --build "$top/build-fuzz" \
+		--seconds "${MD_FUZZ_SECONDS:-60}" --jobs 2 "${targets[@]}"
+}
+
+for build in "${builds[@]}"; do
+	for suite in "${suites[@]}"; do
+		[[ $suite == fuzz ]] || "run_$suite"
+	done
+done
 for suite in "${suites[@]}"; do
-	"run_$suite"
+	[[ $suite == fuzz ]] && run_fuzz
 done
 finish
