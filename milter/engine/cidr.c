@@ -86,6 +86,15 @@ bool cidr_parse(const char *text, struct cidr *out, const char **why)
 	out->prefix = max;
 	if (slash && !parse_prefix(slash + 1, max, &out->prefix, why))
 		return false;
+	/* Client addresses in ::ffff:a.b.c.d form are compared as IPv4; so is
+	 * such a network. */
+	if (out->family == AF_INET6 && out->prefix >= 96 &&
+	    memcmp(out->addr, v4_mapped_prefix, sizeof(v4_mapped_prefix)) == 0) {
+		memmove(out->addr, out->addr + 12, 4);
+		memset(out->addr + 4, 0, 12);
+		out->family = AF_INET;
+		out->prefix -= 96;
+	}
 	mask_host_bits(out->addr, out->prefix);
 	return true;
 }

@@ -22,9 +22,17 @@ bool match_compile(struct matcher *m, enum match_kind kind, const char *pattern,
 {
 	int rc;
 
+	size_t len = strlen(pattern);
+
 	memset(m, 0, sizeof(*m));
 	m->kind = kind;
-	if (!(m->pattern = strdup(pattern)))
+	/* Subjects are compared without their <>, so patterns are too. */
+	if ((kind == MATCH_EQUALS || kind == MATCH_EXACT) && len >= 2 && pattern[0] == '<' &&
+	    pattern[len - 1] == '>')
+		m->pattern = strndup(pattern + 1, len - 2);
+	else
+		m->pattern = strdup(pattern);
+	if (!m->pattern)
 		abort();
 	if (kind != MATCH_REGEX)
 		return true;

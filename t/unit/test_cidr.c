@@ -78,6 +78,18 @@ static void test_ipv4_mapped_client_matches_ipv4_network(void **state)
 	assert_int_equal(addr[3], 44);
 }
 
+static void test_ipv4_mapped_network_is_an_ipv4_network(void **state)
+{
+	struct cidr c = net("::ffff:10.0.0.0/104");
+
+	(void)state;
+	assert_int_equal(c.family, AF_INET);
+	assert_int_equal(c.prefix, 8);
+	assert_true(cidr_contains(&c, "10.1.2.3"));
+	assert_true(cidr_contains(&c, "::ffff:10.1.2.3"));
+	assert_false(cidr_contains(&c, "11.0.0.1"));
+}
+
 static void test_malformed_networks_are_refused(void **state)
 {
 	static const char *const bad[] = { "", "/8", "10.0.0.0/", "10.0.0.0/33", "::/129",
@@ -104,6 +116,7 @@ int main(void)
 		cmocka_unit_test(test_bare_addresses_are_single_hosts),
 		cmocka_unit_test(test_ipv6_networks_and_edges),
 		cmocka_unit_test(test_ipv4_mapped_client_matches_ipv4_network),
+		cmocka_unit_test(test_ipv4_mapped_network_is_an_ipv4_network),
 		cmocka_unit_test(test_malformed_networks_are_refused),
 	};
 

@@ -25,6 +25,10 @@ static void test_equals_ignores_case_and_brackets(void **state)
 	assert_false(matches(MATCH_EQUALS, "boss@example.com", "boss@example.com.evil"));
 	assert_false(matches(MATCH_EQUALS, "boss@example.com", NULL));
 	assert_true(matches(MATCH_EQUALS, "", "<>"));
+	/* A pattern written with brackets matches too. */
+	assert_true(matches(MATCH_EQUALS, "<boss@example.com>", "<Boss@example.com>"));
+	assert_true(matches(MATCH_EXACT, "<Boss@example.com>", "Boss@example.com"));
+	assert_true(matches(MATCH_EQUALS, "<>", ""));
 }
 
 static void test_exact_keeps_case(void **state)
