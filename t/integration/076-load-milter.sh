@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# 076-load-milter.sh - milter-delegate under load from Postfix: 200
+# concurrent SMTP sessions (smtp-source) for MD_LOAD_SECONDS (60), so
+# Postfix opens up to 200 milter connections at once, each message
+# delegated (to t/tools/slow_filter with no delay: our receiver and client
+# pools under load, without clamd's own ceiling) and then delivered to
+# smtp-sink. No crash; every message sent is delivered; resident memory
+# flat after warm-up; no descriptor left behind; the spool empty.
+
+. "$MD_TOP/t/lib/peers.sh"
+. "$MD_TOP/t/lib/load.sh"
+peers_init
+peers_require smtp-source postfix
+
+sessions=200
+milter=$MD_BUILD/milter-delegate
+policy=$PEERS_DIR/policy.json
+log=$PEERS_DIR/milter.log
+spool=$PEERS_DIR/spool
+mkdir -p "$spool" "$PEERS_DIR/quarantine"
+
+start_sink || bail_out "smtp-sink did not start"
+recv_port=$(free_port) filter_port=$(free_port)
+"$MD_BUILD/t/slow_filter" "$filter_port" "$recv_port" 0 >"$PEERS_DIR/filter.log" 2>&1 &
+peers_track $!
+wait_port 127.0.0.1 "$filter_port" 10 || bail_out "slow_filter did not start"
+cat >"$policy" <<JSON
+{
+  "settings": { "spool_dir": "$spool", "quarantine_dir": "$PEERS_DIR/quarantine" },
+  "services": { "filter": { "type": "smtp",
+      "delegator": { "address": "127.0.0.1:$filter_port", "timeout": "60s" },
+      "receiver": "127.0.0.1:$recv_port" } },
+  "stages": { "eom": [ { "name": "scan", "then": { "action": "delegate", "service": "filter",
+      "rules": [ { "name": "infected", "if": { "header": "X-Virus-Infected" }, "then": "discard" } ] } } ] }
+}
+JSON
+milter_port=$(free_port)
+"$milter" -f -c "$policy" -p "inet:$milter_port@127.0.0.1" >"$log" 2>&1 &
+milter_pid=$!
+peers_track "$milter_pid"
+wait_port 127.0.0.1 "$milter_port" 10 || bail_out "milter did not start: $(tail -3 "$log")"
+POSTFIX_EXTRA_MAIN_CF="default_process_limit = 250" \
+	start_postfix "inet:127.0.0.1:$milter_port" || bail_out "postfix did not start"
+
+seconds=$(load_seconds)
+start=$(date +%s)
+warm=$(LOAD_BATCH=1000 source_for $((seconds / 3)) -- -s "$sessions" -l 2048 "127.0.0.1:$POSTFIX_PORT")
+sink_wait "$warm" 120
+warm_rss=$(rss_kb "$milter_pid") warm_fds=$(fd_count "$milter_pid")
+diag "after warm-up ($warm messages): rss ${warm_rss} kB, ${warm_fds} descriptors"
+sent=$(LOAD_BATCH=1000 source_for $((seconds - seconds / 3)) -- -s "$sessions" -l 2048 "127.0.0.1:$POSTFIX_PORT")
+took=$(( $(date +%s) - start ))
+total=$((warm + sent))
+wait_until 120 bash -c "postqueue -c '$POSTFIX_DIR' -p | grep -q 'Mail queue is empty'"
+sink_wait "$total" 60
+end_rss=$(rss_kb "$milter_pid")
+check "the milter is still running after ${took} s of $sessions concurrent sessions" kill -0 "$milter_pid"
+check "it sent $total messages" test "$sent" -gt 0 -a "$warm" -gt 0
+is "$(sink_count)" "$total" "every message sent was delivered"
+diag "$((total / (took > 0 ? took : 1))) messages/s; rss at the end ${end_rss} kB"
+check "every message was delegated" \
+	test "$(grep -c 'passed on: accepted' "$PEERS_DIR/filter.log")" -eq "$total"
+wait_until 15 test "$(fd_count "$milter_pid")" -le "$warm_fds"
+check "resident memory flat after warm-up (${warm_rss} -> ${end_rss} kB)" \
+	test "$end_rss" -le $((warm_rss + warm_rss / 10 + 4096))
+check "no descriptor left open (${warm_fds} -> $(fd_count "$milter_pid"))" \
+	test "$(fd_count "$milter_pid")" -le "$warm_fds"
+check "no spool file left" test -z "$(ls -A "$spool")"
+check "no error in the milter's log" bash -c "! grep -E ' (error|warning):' '$log'"
+
+done_testing

@@ -1,0 +1,50 @@
+# load.sh - helpers for the load tests: how long to run, and what a running
+# process holds (resident memory, open descriptors, threads).
+#
+# Source after peers.sh. MD_LOAD_SECONDS sets the load duration (default 60
+# on the plain build; 20 on a sanitizer build, whose every step is several
+# times slower, so that the suite stays within its time budget).
+
+# load_seconds - how long a load phase runs.
+load_seconds() {
+	if [[ -n ${MD_LOAD_SECONDS:-} ]]; then
+		echo "$MD_LOAD_SECONDS"
+	elif [[ $MD_BUILD == *asan* ]]; then
+		echo 20
+	else
+		echo 60
+	fi
+}
+
+# rss_kb PID - resident set size in kB (0 when the process is gone).
+rss_kb() {
+	awk '/^VmRSS:/ { print $2; found = 1 } END { if (!found) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
+# fd_count PID - open file descriptors.
+fd_count() {
+	ls "/proc/$1/fd" 2>/dev/null | wc -l
+}
+
+# thread_count PID - threads.
+thread_count() {
+	awk '/^Threads:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
+# source_for SECONDS -- SMTP-SOURCE-ARGS... - run smtp-source batches until
+# SECONDS have passed; prints the number of messages the batches sent. Each
+# batch sends $LOAD_BATCH messages (default 1000). A batch that fails (the
+# server refused or dropped a session) is reported on stderr and stops the loop.
+source_for() {
+	local seconds=$1 sent=0 end batch=${LOAD_BATCH:-1000}
+	shift 2
+	end=$(( $(date +%s) + seconds ))
+	while (( $(date +%s) < end )); do
+		if ! smtp-source -m "$batch" "$@" >"$PEERS_DIR/source.out" 2>&1; then
+			echo "# smtp-source failed: $(tail -3 "$PEERS_DIR/source.out")" >&2
+			break
+		fi
+		sent=$((sent + batch))
+	done
+	echo "$sent"
+}
