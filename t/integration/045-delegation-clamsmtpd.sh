@@ -6,7 +6,7 @@
 # quarantines it; clamsmtpd with Action: drop gives on_missing after the
 # grace period, well before the timeout; clamd down gives clamsmtpd's
 # "451 Local Error", which is on_error; clamsmtpd down is on_error too.
-# Finally it measures one delegation round trip (median of 200 messages).
+# The receiver refuses injected mail (no id, a forged id).
 
 . "$MD_TOP/t/lib/peers.sh"
 peers_init
@@ -71,6 +71,15 @@ expect_mt "Action: drop ends in on_missing" \
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 check "... after the 2 s grace, well before the 30 s timeout (took ${ms} ms)" test "$ms" -lt 10000
 check "the log says no copy came back" grep -q "result=missing" "$log"
+
+# Nobody can inject mail through the receiver: a copy needs a live id.
+out=$(swaks --server "127.0.0.1:$recv_port" --from a@example.com --to b@example.net \
+	--h-Subject injected --timeout 20 2>&1)
+like "$out" "<\*\* +550 5\.7\.1 Error: not a delegated copy" "the receiver refuses a message without an id"
+out=$(swaks --server "127.0.0.1:$recv_port" --from a@example.com --to b@example.net \
+	--header "X-Delegate-Id: 0123456789abcdef0123456789abcdef" --timeout 20 2>&1)
+like "$out" "<\*\* +550 5\.7\.1 Error: unknown delegation id" "... and one with a forged id"
+check "... and logs both" test "$(grep -c 'receiver: refused' "$log")" -ge 2
 
 stop_clamd
 expect_mt "clamd down: clamsmtpd's 451 Local Error is on_error" \

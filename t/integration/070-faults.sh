@@ -2,8 +2,8 @@
 # 070-faults.sh - what happens when things break around the milter:
 # a receiver port already taken at start, a world-writable policy, a
 # quarantine folder that cannot be written and a full disk (tempfail, never
-# accept), a filter killed in the middle of a delegation, and SIGTERM under
-# load through Postfix (no message acknowledged with 250 and then lost).
+# accept), a filter killed in the middle of a delegation, and the drop of
+# root privileges (-u). SIGTERM under load is 072.
 
 . "$MD_TOP/t/lib/peers.sh"
 peers_init
@@ -89,7 +89,29 @@ check "the log names the failed delegation" grep -q "result=error" "$PEERS_DIR/q
 kill -TERM "$milter_pid"
 wait_until 10 pid_gone "$milter_pid"
 
-# 5. A full disk: the spool cannot be written, tempfail (needs a tmpfs mount).
+# 5. -u: root is dropped once the socket is open; the work still gets done.
+nobody_uid=$(id -u nobody)
+mkdir -p "$PEERS_DIR/priv/spool" "$PEERS_DIR/priv/quarantine" "$PEERS_DIR/priv/sock"
+chown -R nobody "$PEERS_DIR/priv"
+sed -e "s|$PEERS_DIR/spool|$PEERS_DIR/priv/spool|" -e "s|$PEERS_DIR/not-a-dir|$PEERS_DIR/priv/quarantine|" \
+	"$PEERS_DIR/q.json" >"$PEERS_DIR/priv.json"
+sock=$PEERS_DIR/priv/sock/milter.sock
+"$milter" -f -u nobody -c "$PEERS_DIR/priv.json" -p "unix:$sock" >"$PEERS_DIR/priv.log" 2>&1 &
+milter_pid=$!
+peers_track "$milter_pid"
+wait_until 10 test -S "$sock" || bail_out "milter -u nobody did not start: $(tail -3 "$PEERS_DIR/priv.log")"
+wait_until 5 grep -q "running as user nobody" "$PEERS_DIR/priv.log"
+uids=$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$milter_pid/status")
+is "$uids" "$nobody_uid $nobody_uid $nobody_uid $nobody_uid" "-u nobody: every uid of the process is nobody's"
+out=$(miltertest -D sock="unix:$sock" -D dir="$scripts" -D case=folder -s "$scripts/eom_discard.lua" 2>&1)
+is "$out" ok "... and it still quarantines a message"
+eml=$(ls "$PEERS_DIR"/priv/quarantine/q/*.eml 2>/dev/null | head -1)
+check "... into a file owned by nobody, mode 0600" \
+	test -n "$eml" -a "$(stat -c '%U %a' "$eml" 2>/dev/null)" = "nobody 600"
+kill -TERM "$milter_pid"
+wait_until 10 pid_gone "$milter_pid"
+
+# 6. A full disk: the spool cannot be written, tempfail (needs a tmpfs mount).
 full=$PEERS_DIR/full
 mkdir -p "$full"
 if mount -t tmpfs -o size=64k tmpfs "$full" 2>/dev/null; then
