@@ -18,8 +18,9 @@ set -euo pipefail
 build_packages=(gcc make pkg-config clang libclang-rt-14-dev libmilter-dev
 	libcurl4-openssl-dev libjansson-dev libcmocka-dev)
 peer_packages=(postfix clamav-daemon clamsmtp clamav-milter miltertest swaks)
-# ps (t/lib/peers.sh, t/run-tests.sh); timeout, base64, od, md5sum: coreutils.
-tool_packages=(procps coreutils)
+# ps (t/lib/peers.sh, t/run-tests.sh); timeout, base64, od, md5sum: coreutils;
+# jq writes the benchmark results (bench/).
+tool_packages=(procps coreutils jq)
 
 # Daemons the packages could start; none may keep running after install.
 daemons=(freshclam clamd clamav-milter clamsmtpd master)

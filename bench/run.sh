@@ -1,0 +1,439 @@
+#!/usr/bin/env bash
+# bench/run.sh - benchmark milter-delegate side by side with what admins
+# would pick instead (issue 6), in one run, on loopback, with the real
+# programs: Postfix, smtp-source/smtp-sink, clamd, clamsmtpd, clamav-milter.
+#
+# usage: MD_TOP=/path/to/checkout MD_BUILD=/path/to/build bench/run.sh
+#        (make bench does this after building)
+#
+# Rows (messages go into smtp-sink in every one):
+#   0   smtp-source -> smtp-sink directly (the load generator's own ceiling)
+#   1   -> Postfix -> sink, no milter                      reference for 2, 4
+#   2u  -> Postfix + milter-delegate, 20 rules, no delegation, unix socket
+#   2i  the same over an inet socket
+#   3u  -> Postfix + milter-delegate, reference antivirus policy
+#          (policies/default.json: delegate to clamsmtpd + clamd), unix
+#   3i  the same over an inet socket
+#   4u  -> Postfix + clamav-milter on the same clamd, unix socket
+#   4i  the same over an inet socket
+#   5   smtp-source -d -> clamsmtpd -> sink                reference for 3, 6b
+#   6a  -> delegate-shim, 20 rules, no delegation -> sink   reference 1 (needs build/delegate-shim)
+#   6b  smtp-source -d -> delegate-shim delegating to clamsmtpd -> sink   reference 5
+# and, outside the table:
+#   big   BENCH_BIG_SESSIONS concurrent messages of BENCH_BIG_SIZE bytes
+#         through row 3u's setup: peak RSS (VmHWM) of milter-delegate
+#   huge  one BENCH_HUGE_SIZE message through rows 1, 3u and 5: its time
+#
+# Each row runs twice: smtp-source gives msg/s (messages counted at the
+# sink / time until the last one arrived there), then bench/smtp-load sends
+# the same load and times every message (accept latency: start of the
+# message to the reply to its final dot; delivery latency: to its arrival at
+# the sink). See bench/lib.sh for the details.
+#
+# Environment (defaults in brackets):
+#   BENCH_MESSAGES [2000]  BENCH_SESSIONS [10]  BENCH_SIZE [4096]
+#   BENCH_REUSE [0]        1: reuse connections in rows 0-4 (-d); row 5
+#                          always reuses them (clamsmtpd's backlog is 5)
+#   BENCH_BIG_SESSIONS [100]  BENCH_BIG_SIZE [10485760]  BENCH_HUGE_SIZE [52428800]
+#   BENCH_ROWS_ONLY        space-separated row ids (and "big", "huge") to run
+#   BENCH_MILTER           another milter-delegate binary to measure
+#   BENCH_RESULTS [$MD_TOP/bench/results]   where <timestamp>.json goes
+#   BENCH_STALL [15]       give up on a row after this long without a delivery
+#   PEERS_KEEP=1           keep the temporary directory (logs of every daemon)
+#
+# Nothing listens beyond 127.0.0.1; every daemon runs under one temporary
+# directory and is stopped by PID on exit (peers.sh's traps). Rows whose
+# binary is missing are reported as "not built" / "skipped: no shim built".
+
+MD_TOP=${MD_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+MD_BUILD=${MD_BUILD:-$MD_TOP/build}
+BENCH_MESSAGES=${BENCH_MESSAGES:-2000}
+BENCH_SESSIONS=${BENCH_SESSIONS:-10}
+BENCH_SIZE=${BENCH_SIZE:-4096}
+BENCH_REUSE=${BENCH_REUSE:-0}
+BENCH_BIG_SESSIONS=${BENCH_BIG_SESSIONS:-100}
+BENCH_BIG_SIZE=${BENCH_BIG_SIZE:-10485760}
+BENCH_HUGE_SIZE=${BENCH_HUGE_SIZE:-52428800}
+BENCH_RESULTS=${BENCH_RESULTS:-$MD_TOP/bench/results}
+MILTER=${BENCH_MILTER:-$MD_BUILD/milter-delegate}
+SHIM=$MD_BUILD/delegate-shim
+SMTP_LOAD=$MD_BUILD/bench/smtp-load
+# Big messages: Postfix must take them; enough smtpd processes for 100.
+BENCH_POSTFIX_EXTRA="message_size_limit = 209715200
+default_process_limit = 200"
+
+. "$MD_TOP/t/lib/peers.sh"
+. "$MD_TOP/bench/lib.sh"
+
+for cmd in postfix smtp-source smtp-sink clamd clamsmtpd clamav-milter jq cc; do
+	command -v "$cmd" >/dev/null || { echo "bench: missing $cmd (run: make deps)" >&2; exit 1; }
+done
+[[ $(id -u) == 0 ]] || { echo "bench: run as root (private Postfix, setuid)" >&2; exit 1; }
+
+# The load client is ours: build it next to the other binaries.
+if [[ ! -x $SMTP_LOAD || $MD_TOP/bench/smtp-load.c -nt $SMTP_LOAD ]]; then
+	mkdir -p "${SMTP_LOAD%/*}"
+	cc -O2 -g -std=gnu11 -Wall -Wextra -pthread -o "$SMTP_LOAD" \
+		"$MD_TOP/bench/smtp-load.c" || exit 1
+fi
+
+peers_init
+# peers.sh traps EXIT, INT and TERM; a closed terminal or output pipe
+# (make bench | head) must not leave the daemons running either.
+trap 'exit 129' HUP
+trap 'exit 141' PIPE
+started=$(date -u +%Y%m%dT%H%M%SZ)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+bench_start=$EPOCHREALTIME
+
+# row_wanted ID - true unless BENCH_ROWS_ONLY leaves the row out.
+row_wanted() {
+	[[ -z ${BENCH_ROWS_ONLY:-} || " $BENCH_ROWS_ONLY " == *" $1 "* ]]
+}
+
+# md_dirs NAME - spool and quarantine directories for one milter run, owned
+# by postfix (the milter runs with -u postfix); prints "SPOOL QUARANTINE".
+md_dirs() {
+	local d=$PEERS_DIR/md-$1
+	mkdir -p "$d/spool" "$d/quarantine"
+	chown -R postfix "$d"
+	echo "$d/spool $d/quarantine"
+}
+
+# rules20_policy NAME - bench/policy-20rules.json with this run's directories.
+rules20_policy() {
+	local spool quar
+	read -r spool quar < <(md_dirs "$1")
+	sed -e "s|/var/lib/milter-delegate/quarantine|$quar|" \
+	    -e "s|/var/spool/milter-delegate|$spool|" \
+	    "$MD_TOP/bench/policy-20rules.json" >"$PEERS_DIR/$1.json"
+	echo "$PEERS_DIR/$1.json"
+}
+
+# delegate_policy NAME CLAMSMTPD_PORT RECV_PORT [TIMEOUT] - policies/default.json
+# (the reference antivirus policy) on this run's ports and directories.
+delegate_policy() {
+	local spool quar
+	read -r spool quar < <(md_dirs "$1")
+	sed -e "s|127.0.0.1:10026|127.0.0.1:$2|" \
+	    -e "s|127.0.0.1:10025|127.0.0.1:$3|" \
+	    -e "s|\"timeout\": \"60s\"|\"timeout\": \"${4:-60s}\"|" \
+	    -e "s|/var/lib/milter-delegate/quarantine|$quar|" \
+	    -e "s|/var/spool/milter-delegate|$spool|" \
+	    "$MD_TOP/policies/default.json" >"$PEERS_DIR/$1.json"
+	echo "$PEERS_DIR/$1.json"
+}
+
+# md_row ID NAME KIND POLICY CHECK - a Postfix + milter-delegate row.
+md_row() {
+	local id=$1 name=$2 kind=$3 policy=$4 check=$5 spec
+	row_wanted "$id" || return 0
+	[[ -x $MILTER ]] || { bench_skip "$id" "$name" "not built"; return 0; }
+	spec=$(milter_spec "$kind" "md-$id")
+	SUT_LOG=$PEERS_DIR/rows/md-$id.log
+	mkdir -p "$PEERS_DIR/rows"
+	if ! start_md "$policy" "$spec" "$SUT_LOG"; then
+		bench_skip "$id" "$name" "failed: milter did not start"
+		bench_stop_sut
+		return 0
+	fi
+	if bench_postfix "$(postfix_spec "$spec")"; then
+		bench_measure "$id" "$name" "$POSTFIX_PORT" "$BENCH_REUSE" "$check"
+	else
+		bench_skip "$id" "$name" "failed: postfix did not start"
+	fi
+	bench_stop_sut
+	cp "$SUT_LOG" "$PEERS_DIR/rows/$id/" 2>/dev/null
+	SUT_LOG=
+}
+
+# clamav_milter_row ID NAME KIND - a Postfix + clamav-milter row.
+clamav_milter_row() {
+	local id=$1 name=$2 kind=$3 spec dir=$PEERS_DIR/clamav-milter-$1
+	row_wanted "$id" || return 0
+	spec=$(milter_spec "$kind" "clamav-milter-$id")
+	if ! start_clamav_milter "$spec" "$dir"; then
+		bench_skip "$id" "$name" "failed: clamav-milter did not start"
+		bench_stop_sut
+		return 0
+	fi
+	SUT_LOG=$dir/clamav-milter.log
+	if bench_postfix "$(postfix_spec "$spec")"; then
+		bench_measure "$id" "$name" "$POSTFIX_PORT" "$BENCH_REUSE" "X-Virus-Status"
+	else
+		bench_skip "$id" "$name" "failed: postfix did not start"
+	fi
+	bench_stop_sut
+	SUT_LOG=
+}
+
+# shim_rows - rows 6a and 6b, when the shim is built (-C shim.json: listen
+# address, next hop = the sink).
+shim_rows() {
+	local id name policy port dir
+	for id in 6a 6b; do
+		if [[ $id == 6a ]]; then
+			name="smtp-source -> delegate-shim (20 rules, no delegation) -> sink"
+		else
+			name="smtp-source -> delegate-shim delegating to clamsmtpd -> sink"
+		fi
+		row_wanted "$id" || continue
+		[[ -x $SHIM ]] || { bench_skip "$id" "$name" "skipped: no shim built"; continue; }
+		dir=$PEERS_DIR/shim-$id
+		mkdir -p "$dir"
+		if [[ $id == 6a ]]; then
+			policy=$(rules20_policy "shim-$id")
+		else
+			policy=$(delegate_policy "shim-$id" "$CLAMSMTPD_A_PORT" "$RECV_PORT")
+		fi
+		mv "$policy" "$dir/policy.json"
+		port=$(free_port)
+		jq -n --arg l "127.0.0.1:$port" --arg n "127.0.0.1:$SINK_PORT" \
+			'{listen: $l, hostname: "shim.bench.invalid", next_hop: {smtp: $n},
+			  limits: {max_sessions: 200, max_message_size: "200M"}}' >"$dir/shim.json"
+		SUT_LOG=$dir/shim.log
+		"$SHIM" -f -c "$dir/policy.json" -C "$dir/shim.json" >"$SUT_LOG" 2>&1 </dev/null &
+		SUT_PID=$! SUT_NAME=delegate-shim
+		peers_track "$SUT_PID"
+		if wait_started "$SUT_PID" 10 port_listening "$port"; then
+			if [[ $id == 6a ]]; then
+				bench_measure "$id" "$name" "$port" "$BENCH_REUSE" X-Policy-Checked
+			else
+				bench_measure "$id" "$name" "$port" 1 X-Virus-Scanned
+			fi
+		else
+			bench_skip "$id" "$name" "failed: shim did not start ($(tail -1 "$SUT_LOG"))"
+		fi
+		bench_stop_sut
+		SUT_LOG=
+	done
+}
+
+# sampler PID FILE - every 0.1 s, "VmRSS_kB Threads" of PID into FILE.
+start_sampler() {
+	(
+		while [[ -r /proc/$1/status ]]; do
+			awk '$1 == "VmRSS:" { r = $2 } $1 == "Threads:" { t = $2 }
+			     END { print r + 0, t + 0 }' "/proc/$1/status" 2>/dev/null
+			sleep 0.1
+		done
+	) >"$2" &
+	SAMPLER_PID=$!
+	peers_track "$SAMPLER_PID"
+}
+
+# big_messages - BENCH_BIG_SESSIONS concurrent BENCH_BIG_SIZE messages through
+# Postfix + milter-delegate delegating to clamsmtpd (unix socket, row 3u).
+big_messages() {
+	local n=$BENCH_BIG_SESSIONS dir=$PEERS_DIR/rows/big spec policy recv t0 rate
+	row_wanted big || return 0
+	[[ -x $MILTER ]] || { bench_extra big '{"status": "not built"}'; return 0; }
+	mkdir -p "$dir"
+	recv=$(free_port)
+	if ! bench_clamsmtpd "$recv" $((n + 28)); then
+		bench_extra big '{"status": "failed: clamsmtpd did not start"}'
+		return 0
+	fi
+	policy=$(delegate_policy big "$BIG_CLAMSMTPD_PORT" "$recv" 600s)
+	spec=$(milter_spec unix md-big)
+	SUT_LOG=$dir/milter.log
+	start_md "$policy" "$spec" "$SUT_LOG" && bench_postfix "$(postfix_spec "$spec")" || {
+		bench_extra big '{"status": "failed to start"}'
+		bench_stop_sut
+		return 0
+	}
+	local rss0
+	rss0=$(proc_kb "$SUT_PID" VmHWM)
+	bench_log "big: $n concurrent messages of $BENCH_BIG_SIZE bytes through Postfix + milter-delegate + clamsmtpd"
+	sink_clear
+	start_sampler "$SUT_PID" "$dir/samples.txt"
+	t0=$EPOCHREALTIME
+	run_sender smtp-load 0 "$POSTFIX_PORT" "$n" "$BENCH_BIG_SIZE" "$n" "$dir/smtp-load.log" \
+		"$dir/lat.txt"
+	BENCH_STALL=120 wait_delivered "$n" "$SENDER_PID"
+	BENCH_STALL=60 sender_done
+	rate=$(rate "$DELIVERED" "$t0" "$T_LAST")
+	local hwm peak_rss peak_threads spool_peak
+	hwm=$(proc_kb "$SUT_PID" VmHWM)
+	stop_pid "$SAMPLER_PID" 1
+	read -r peak_rss peak_threads < <(awk '$1 > r { r = $1 } $2 > t { t = $2 }
+		END { print r + 0, t + 0 }' "$dir/samples.txt")
+	awk '$4 >= 200 && $4 < 300 { print $3 }' "$dir/lat.txt" >"$dir/accept.txt"
+	read -r acc_p50 acc_p99 acc_max < <(percentiles "$dir/accept.txt")
+	bench_extra big "$(jq -cn --argjson n "$n" --argjson size "$BENCH_BIG_SIZE" \
+		--argjson delivered "$(json_num "$DELIVERED")" \
+		--argjson hwm "$(json_num "$hwm")" --argjson hwm0 "$(json_num "$rss0")" \
+		--argjson peak_rss "$(json_num "$peak_rss")" \
+		--argjson threads "$(json_num "$peak_threads")" \
+		--argjson rate "$(json_num "$rate")" \
+		--argjson p50 "$(json_num "$acc_p50")" --argjson max "$(json_num "$acc_max")" \
+		--arg load "$(grep '^sent=' "$dir/smtp-load.log")" \
+		--argjson problems "$(grep -ciE 'error|warn|crit|fatal' "$SUT_LOG")" \
+		'{status: "ok", path: "Postfix + milter-delegate (reference policy, delegating to clamsmtpd + clamd, unix socket)",
+		  messages: $n, concurrent: $n, size: $size, delivered: $delivered,
+		  peak_rss_kb: $hwm, rss_at_start_kb: $hwm0, sampled_peak_rss_kb: $peak_rss,
+		  peak_threads: $threads, msgs_per_s: $rate, accept_p50_ms: $p50,
+		  accept_max_ms: $max, load_summary: $load, log_problem_lines: $problems}')"
+	bench_stop_sut
+	stop_pid "$BIG_CLAMSMTPD_PID"
+	sink_clear
+	SUT_LOG=
+}
+
+# huge_one ID PORT PATH - send one BENCH_HUGE_SIZE message to PORT and add
+# its result to HUGE_JSON.
+huge_one() {
+	local id=$1 port=$2 dir=$PEERS_DIR/rows/huge-$1 acc dlv
+	mkdir -p "$dir"
+	sink_clear
+	run_sender smtp-load 1 "$port" 1 "$BENCH_HUGE_SIZE" 1 "$dir/smtp-load.log" "$dir/lat.txt"
+	BENCH_STALL=60 wait_delivered 1 "$SENDER_PID"
+	BENCH_STALL=60 sender_done
+	acc=$(awk '{ printf "%.1f", $3 * 1000 }' "$dir/lat.txt")
+	dlv=$(LC_ALL=C join <(sink_sent_stamps | LC_ALL=C sort) \
+		<(sink_mtimes | awk '{ print $2, $1 }' | LC_ALL=C sort) |
+		awk '{ printf "%.1f", ($3 - $2) * 1000 }')
+	HUGE_JSON=$(jq -c --arg id "$id" --arg path "$3" \
+		--argjson delivered "$(json_num "$DELIVERED")" \
+		--argjson acc "$(json_num "$acc")" --argjson dlv "$(json_num "$dlv")" \
+		--argjson rss "$(json_num "$( [[ -n $SUT_PID ]] && proc_kb "$SUT_PID" VmHWM)")" \
+		'. + {($id): {path: $path, delivered: $delivered, accept_ms: $acc,
+		  delivery_ms: $dlv, peak_rss_kb: $rss}}' <<<"$HUGE_JSON")
+	sink_clear
+}
+
+# huge_message - one BENCH_HUGE_SIZE message through rows 1, 3u and 5.
+huge_message() {
+	local spec policy
+	row_wanted huge || return 0
+	bench_log "huge: one message of $BENCH_HUGE_SIZE bytes through rows 1, 3u, 5"
+	HUGE_JSON=$(jq -cn --argjson size "$BENCH_HUGE_SIZE" '{size: $size}')
+	bench_postfix "" && huge_one 1 "$POSTFIX_PORT" "Postfix, no milter"
+	SUT_PID=$CLAMSMTPD_B_PID
+	huge_one 5 "$CLAMSMTPD_B_PORT" "clamsmtpd -> sink"
+	SUT_PID=
+	if [[ -x $MILTER ]]; then
+		policy=$(delegate_policy huge "$CLAMSMTPD_A_PORT" "$RECV_PORT" 600s)
+		spec=$(milter_spec unix md-huge)
+		SUT_LOG=$PEERS_DIR/rows/md-huge.log
+		if start_md "$policy" "$spec" "$SUT_LOG" && bench_postfix "$(postfix_spec "$spec")"; then
+			huge_one 3u "$POSTFIX_PORT" "Postfix + milter-delegate -> clamsmtpd (unix)"
+		fi
+		bench_stop_sut
+		SUT_LOG=
+	else
+		HUGE_JSON=$(jq -c '. + {"3u": {status: "not built"}}' <<<"$HUGE_JSON")
+	fi
+	bench_extra huge "$HUGE_JSON"
+}
+
+# ---- the run -------------------------------------------------------------
+
+start_clamd || { echo "bench: clamd did not start" >&2; exit 1; }
+start_sink || { echo "bench: smtp-sink did not start" >&2; exit 1; }
+mkdir -p "$PEERS_DIR/rows"
+[[ -x $MILTER ]] || bench_log "no $MILTER: milter-delegate rows are reported as not built"
+
+# Two clamsmtpd on the same clamd: A hands back to milter-delegate's
+# receiver (rows 3, 6b), B relays straight to the sink (row 5).
+RECV_PORT=$(free_port)
+start_clamsmtpd pass "$RECV_PORT" || exit 1
+CLAMSMTPD_A_PORT=$CLAMSMTPD_PORT
+start_clamsmtpd pass "$SINK_PORT" || exit 1
+CLAMSMTPD_B_PORT=$CLAMSMTPD_PORT CLAMSMTPD_B_PID=$CLAMSMTPD_PID
+
+if row_wanted 0; then
+	bench_measure 0 "smtp-source -> smtp-sink" "$SINK_PORT" "$BENCH_REUSE" ""
+fi
+if row_wanted 1; then
+	if bench_postfix ""; then
+		bench_measure 1 "Postfix -> sink, no milter" "$POSTFIX_PORT" "$BENCH_REUSE" ""
+	else
+		bench_skip 1 "Postfix -> sink, no milter" "failed: postfix did not start"
+	fi
+fi
+md_row 2u "Postfix + milter-delegate, 20 rules, no delegation (unix)" unix \
+	"$(rules20_policy rules20-u)" X-Policy-Checked
+md_row 2i "Postfix + milter-delegate, 20 rules, no delegation (inet)" inet \
+	"$(rules20_policy rules20-i)" X-Policy-Checked
+md_row 3u "Postfix + milter-delegate -> clamsmtpd + clamd, reference policy (unix)" unix \
+	"$(delegate_policy delegate-u "$CLAMSMTPD_A_PORT" "$RECV_PORT")" X-Virus-Scanned
+md_row 3i "Postfix + milter-delegate -> clamsmtpd + clamd, reference policy (inet)" inet \
+	"$(delegate_policy delegate-i "$CLAMSMTPD_A_PORT" "$RECV_PORT")" X-Virus-Scanned
+clamav_milter_row 4u "Postfix + clamav-milter, same clamd (unix)" unix
+clamav_milter_row 4i "Postfix + clamav-milter, same clamd (inet)" inet
+if row_wanted 5; then
+	SUT_PID=$CLAMSMTPD_B_PID SUT_NAME=clamsmtpd
+	bench_measure 5 "smtp-source -d -> clamsmtpd + clamd -> sink" "$CLAMSMTPD_B_PORT" 1 \
+		X-Virus-Scanned
+	SUT_PID= SUT_NAME=
+fi
+shim_rows
+big_messages
+huge_message
+[[ -n ${POSTFIX_PID:-} ]] && stop_postfix
+
+# ---- report --------------------------------------------------------------
+
+rows_json=$(printf '%s\n' "${BENCH_ROWS[@]}" | jq -cs '
+	def ref($id): if ($id | test("^[24]")) then "1"
+		elif ($id | test("^(3|6b)")) then "5"
+		elif $id == "6a" then "1" elif $id == "1" then "0" else null end;
+	(map({key: .id, value: .msgs_per_s}) | from_entries) as $rate
+	| map(. + {reference: ref(.id)}
+		| . + {ratio: (if .reference and .msgs_per_s and $rate[.reference]
+			then ((.msgs_per_s / $rate[.reference]) * 1000 | round / 1000)
+			else null end)})')
+result=$(jq -n --argjson rows "$rows_json" --argjson extra "$BENCH_EXTRA" \
+	--arg started "$started" \
+	--argjson seconds "$(awk -v a="$bench_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')" \
+	--arg host "$(uname -srm), $(nproc) CPUs" \
+	--arg load_start "$load_start" --arg load_end "$(cut -d' ' -f1-3 /proc/loadavg)" \
+	--arg commit "$(git -C "$MD_TOP" rev-parse --short HEAD 2>/dev/null)" \
+	--arg postfix "$(postconf -dh mail_version 2>/dev/null)" \
+	--arg clamd "$(clamd --version 2>/dev/null)" \
+	--arg clamav_milter "$(clamav-milter --version 2>/dev/null)" \
+	--arg clamsmtpd "$(clamsmtpd -v 2>&1 | head -1)" \
+	--argjson messages "$BENCH_MESSAGES" --argjson sessions "$BENCH_SESSIONS" \
+	--argjson size "$BENCH_SIZE" --argjson reuse "$BENCH_REUSE" \
+	'{started: $started, seconds: $seconds, host: $host, commit: $commit,
+	  loadavg_at_start: $load_start, loadavg_at_end: $load_end,
+	  versions: {postfix: $postfix, clamd: $clamd, clamav_milter: $clamav_milter,
+	             clamsmtpd: $clamsmtpd},
+	  load: {messages: $messages, sessions: $sessions, size: $size,
+	         reuse_connections_rows_0_to_4: ($reuse == 1)},
+	  latency_note: "accept = start of the message (connect, or MAIL FROM on a reused connection) to the reply to its final dot, per message, from bench/smtp-load; delivery = X-Bench-Sent stamp to the sink file mtime",
+	  rows: $rows} + $extra')
+mkdir -p "$BENCH_RESULTS"
+out=$BENCH_RESULTS/$started.json
+printf '%s\n' "$result" >"$out"
+
+# The table: one line per row, then the big-message results.
+jq -r '
+	def n($v; $d): if $v == null then "-" else ($v * $d | round / $d | tostring) end;
+	def mb($kb): if $kb == null then "-" else (($kb / 1024 * 10 | round / 10 | tostring)) end;
+	(["row", "scenario", "msg/s", "msg/s(2)", "acc p50", "acc p99", "dlv p50",
+	  "dlv p99", "RSS MB", "process", "ratio", "ref", "note"] | @tsv),
+	(.rows[] | if .msgs_per_s == null and .load_msgs_per_s == null then [.id, .name, .status] | @tsv else
+	  [.id, .name, n(.msgs_per_s; 1), n(.load_msgs_per_s; 1), n(.accept_p50_ms; 10),
+	   n(.accept_p99_ms; 10), n(.delivery_p50_ms; 10), n(.delivery_p99_ms; 10),
+	   mb(.peak_rss_kb), (.process // "" | if . == "" then "-" else . end),
+	   n(.ratio; 1000), (.reference // "-"),
+	   (if .status == "ok" then "" else .status end)] | @tsv end)' <<<"$result" |
+	column -t -s $'\t'
+echo
+jq -r '
+	def mb($kb): if $kb == null then "-" else (($kb / 1024 * 10 | round / 10 | tostring)) end;
+	(if .big then
+	  (if .big.status == "ok" then
+	    "big: \(.big.concurrent) concurrent x \(.big.size) bytes via \(.big.path): peak RSS \(mb(.big.peak_rss_kb)) MB (VmHWM; \(mb(.big.rss_at_start_kb)) MB at start; \(.big.peak_threads) threads at most), \(.big.delivered)/\(.big.messages) delivered, \(.big.msgs_per_s) msg/s, accept p50 \(.big.accept_p50_ms) ms max \(.big.accept_max_ms) ms [\(.big.load_summary)]"
+	   else "big: \(.big.status)" end) else empty end),
+	(if .huge then
+	  "huge: one message of \(.huge.size) bytes:",
+	  (.huge | to_entries[] | select(.key != "size") |
+	   "  row \(.key): \(.value.path // "") \(if .value.status then .value.status
+	     else "accepted in \(.value.accept_ms) ms, at the sink after \(.value.delivery_ms) ms, peak RSS \(mb(.value.peak_rss_kb)) MB" end)")
+	 else empty end)' <<<"$result"
+echo
+jq -r '"load average \(.loadavg_at_start) at the start, \(.loadavg_at_end) at the end (other work on the machine skews every row)"' <<<"$result"
+echo "results: $out ($(jq -r .seconds <<<"$result") s)"
