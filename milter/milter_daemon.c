@@ -11,19 +11,14 @@
  * running then is cut off, and the MTA applies its milter_default_action
  * (tempfail by default) to it, so no message is lost.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "log.h"
 #include "milter_callbacks.h"
 #include "milter_daemon.h"
@@ -61,23 +56,6 @@ static void *reload_thread(void *arg)
 	return NULL;
 }
 
-/*
- * block_signals - block SIGHUP, SIGTERM and SIGINT in this thread, so that
- * every thread created afterwards has them blocked too and only the two
- * signal threads (libmilter's, ours) receive them. Called before any thread
- * exists: a thread with SIGTERM unblocked would be killed by it.
- */
-static bool block_signals(void)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	return pthread_sigmask(SIG_BLOCK, &set, NULL) == 0;
-}
-
 /* start_reload_thread - the thread that waits for SIGHUP. */
 static bool start_reload_thread(void)
 {
@@ -91,65 +69,14 @@ static bool start_reload_thread(void)
 	return true;
 }
 
-/* drop_privileges - become USER (after the socket is open). */
+/* drop_privileges - become USER, handing it the socket if it is a file (after it is open). */
 static bool drop_privileges(const char *user, const char *socket_spec)
 {
-	struct passwd *pw = getpwnam(user);
+	const char *paths[2] = { NULL, NULL };
 
-	if (!pw) {
-		log_msg(LOG_ERR, "unknown user %s", user);
-		return false;
-	}
-	if (strncmp(socket_spec, "unix:", 5) == 0 || strncmp(socket_spec, "local:", 6) == 0) {
-		const char *path = strchr(socket_spec, ':') + 1;
-
-		if (chown(path, pw->pw_uid, pw->pw_gid) != 0)
-			log_msg(LOG_WARNING, "cannot chown %s: %s", path, strerror(errno));
-	}
-	if (setgroups(1, &pw->pw_gid) != 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
-		log_msg(LOG_ERR, "cannot become user %s: %s", user, strerror(errno));
-		return false;
-	}
-	log_msg(LOG_INFO, "running as user %s", user);
-	return true;
-}
-
-/* write_pid_file - PATH gets our process id. */
-static bool write_pid_file(const char *path)
-{
-	FILE *f = fopen(path, "we");
-
-	if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
-		log_msg(LOG_ERR, "cannot write pid file %s: %s", path, strerror(errno));
-		return false;
-	}
-	return true;
-}
-
-/* go_background - fork, let the parent exit, detach from the terminal. */
-static bool go_background(void)
-{
-	pid_t pid = fork();
-	int null;
-
-	if (pid < 0) {
-		log_msg(LOG_ERR, "fork: %s", strerror(errno));
-		return false;
-	}
-	if (pid > 0)
-		_exit(EXIT_SUCCESS);
-	if (setsid() < 0)
-		return false;
-	null = open("/dev/null", O_RDWR);
-	if (null >= 0) {
-		dup2(null, STDIN_FILENO);
-		dup2(null, STDOUT_FILENO);
-		dup2(null, STDERR_FILENO);
-		if (null > STDERR_FILENO)
-			close(null);
-	}
-	return chdir("/") == 0;
+	if (strncmp(socket_spec, "unix:", 5) == 0 || strncmp(socket_spec, "local:", 6) == 0)
+		paths[0] = strchr(socket_spec, ':') + 1;
+	return daemon_drop_privileges(user, paths);
 }
 
 /* open_milter_socket - register with libmilter and open the socket. */
@@ -193,9 +120,12 @@ int milter_daemon_run(const struct milter_options *o)
 	if (!policy_store_init(o->policy_path))
 		return EXIT_FAILURE;
 	/* Sockets first (as root), then the fork, then threads; privileges go last
-	 * (glibc applies setresuid to every thread). */
-	if (!open_milter_socket(o) || (!o->foreground && !go_background()) ||
-	    (o->pid_file && !write_pid_file(o->pid_file)) || !block_signals() || !milter_hooks_start() ||
+	 * (glibc applies setresuid to every thread). Signals are blocked before any
+	 * thread exists, so only the two signal threads (libmilter's, ours) get them:
+	 * a thread with SIGTERM unblocked would be killed by it. See daemon.h. */
+	if (!open_milter_socket(o) || (!o->foreground && !daemon_go_background()) ||
+	    (o->pid_file && !daemon_write_pid_file(o->pid_file)) || !daemon_block_signals() ||
+	    !milter_hooks_start() ||
 	    (o->user && !drop_privileges(o->user, o->socket_spec)) || !start_reload_thread()) {
 		milter_hooks_stop();
 		policy_store_shutdown();

@@ -1,151 +1,74 @@
 /*
- * milter_options.c - parse and document the milter-delegate command line.
+ * milter_options.c - the milter-delegate command line: its option table,
+ * its manual page and defaults; the parsing itself is the engine's (cli.c).
  */
-#include <getopt.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <stddef.h>
 #include <syslog.h>
 
-#include "log.h"
 #include "milter_options.h"
 
-#ifndef MD_VERSION
-#define MD_VERSION "0.1"
-#endif
+#define FIELD(name) offsetof(struct milter_options, name)
 
-static const struct option_row {
-	int letter;
-	const char *name;
-	const char *arg;        /* NULL: a flag */
-	const char *help;
-} option_rows[] = {
-	{ 'c', "config", "FILE", "policy file (default " MILTER_DEFAULT_POLICY ")" },
-	{ 'p', "socket", "SPEC", "milter socket: unix:/path or inet:PORT@HOST "
-				 "(default " MILTER_DEFAULT_SOCKET ")" },
-	{ 't', "check", NULL, "check the policy, print a summary or every error, and exit" },
-	{ 'f', "foreground", NULL, "stay in the foreground (log to stderr unless -L syslog)" },
-	{ 'u', "user", "USER", "drop privileges to USER after opening the socket" },
-	{ 'P', "pidfile", "FILE", "write the process id to FILE" },
-	{ 'l', "log-level", "LEVEL", "error, warning, notice, info (default) or debug" },
-	{ 'L', "log", "TARGET", "syslog (mail facility) or stderr" },
-	{ 'T', "timeout", "SECONDS", "MTA connection timeout (default 7210, as libmilter)" },
-	{ 'G', "grace", "SECONDS", "at SIGTERM, time left to transactions in flight (default 30)" },
-	{ 'h', "help", NULL, "print this help and exit" },
-	{ 'V', "version", NULL, "print the version and exit" },
+static const struct cli_option option_rows[] = {
+	{ 'c', "config", "FILE", CLI_TEXT, FIELD(policy_path),
+	  "policy file (default " MILTER_DEFAULT_POLICY ")" },
+	{ 'p', "socket", "SPEC", CLI_TEXT, FIELD(socket_spec),
+	  "milter socket: unix:/path or inet:PORT@HOST (default " MILTER_DEFAULT_SOCKET ")" },
+	{ 't', "check", NULL, CLI_FLAG, FIELD(check_only),
+	  "check the policy, print a summary or every error, and exit" },
+	{ 'f', "foreground", NULL, CLI_FLAG, FIELD(foreground),
+	  "stay in the foreground (log to stderr unless -L syslog)" },
+	{ 'u', "user", "USER", CLI_TEXT, FIELD(user),
+	  "drop privileges to USER after opening the socket" },
+	{ 'P', "pidfile", "FILE", CLI_TEXT, FIELD(pid_file), "write the process id to FILE" },
+	{ 'l', "log-level", "LEVEL", CLI_LOG_LEVEL, FIELD(log_level),
+	  "error, warning, notice, info (default) or debug" },
+	{ 'L', "log", "TARGET", CLI_LOG_TARGET, FIELD(log_target),
+	  "syslog (mail facility) or stderr" },
+	{ 'T', "timeout", "SECONDS", CLI_SECONDS, FIELD(timeout_s),
+	  "MTA connection timeout (default 7210, as libmilter)" },
+	{ 'G', "grace", "SECONDS", CLI_SECONDS, FIELD(shutdown_grace_s),
+	  "at SIGTERM, time left to transactions in flight (default 30)" },
+	{ 'h', "help", NULL, CLI_HELP, 0, "print this help and exit" },
+	{ 'V', "version", NULL, CLI_VERSION, 0, "print the version and exit" },
 };
-#define OPTION_ROWS (sizeof(option_rows) / sizeof(option_rows[0]))
 
-/* print_help - a man-page style synopsis. */
-static void print_help(FILE *out, const char *prog)
-{
-	fprintf(out,
-		"NAME\n"
-		"    %s - mail filter (milter) that applies JSON policies and delegates\n"
-		"    messages to SMTP content filters such as clamsmtpd\n\n"
-		"SYNOPSIS\n"
-		"    %s [-f] [-c FILE] [-p SPEC] [-u USER] [-P FILE] [-l LEVEL] [-L TARGET]\n"
-		"    %s -t [-c FILE]\n\n"
-		"OPTIONS\n", prog, prog, prog);
-	for (size_t i = 0; i < OPTION_ROWS; i++) {
-		char left[48];
+static const char *const synopsis[] = {
+	"[-f] [-c FILE] [-p SPEC] [-u USER] [-P FILE] [-l LEVEL] [-L TARGET]",
+	"-t [-c FILE]",
+	NULL,
+};
 
-		snprintf(left, sizeof(left), "-%c, --%s%s%s", option_rows[i].letter,
-			 option_rows[i].name, option_rows[i].arg ? " " : "",
-			 option_rows[i].arg ? option_rows[i].arg : "");
-		fprintf(out, "    %-26s %s\n", left, option_rows[i].help);
-	}
-	fprintf(out,
-		"\nSIGNALS\n"
-		"    SIGHUP    reload the policy; a broken policy is refused and the old one kept\n"
-		"    SIGTERM   stop accepting, let transactions in flight finish, exit\n\n"
-		"EXIT STATUS\n"
-		"    0 on success; 1 when the policy is invalid (-t) or start-up fails; 2 on\n"
-		"    usage errors.\n\n"
-		"SEE ALSO\n"
-		"    milter-delegate(8), the policy reference in policies/README.md\n");
-}
-
-/* build_getopt - the optstring and long option array from the table. */
-static void build_getopt(char *shorts, size_t len, struct option *longs)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < OPTION_ROWS && n + 2 < len; i++) {
-		shorts[n++] = (char)option_rows[i].letter;
-		if (option_rows[i].arg)
-			shorts[n++] = ':';
-		longs[i] = (struct option){ option_rows[i].name,
-					    option_rows[i].arg ? required_argument : no_argument,
-					    NULL, option_rows[i].letter };
-	}
-	shorts[n] = '\0';
-	longs[OPTION_ROWS] = (struct option){ 0 };
-}
-
-/* parse_seconds - a positive number of seconds, or -1. */
-static int parse_seconds(const char *text)
-{
-	char *end;
-	long v = strtol(text, &end, 10);
-
-	return *text && !*end && v > 0 && v < 86400 * 7 ? (int)v : -1;
-}
-
-/* apply_option - one parsed option; false on a bad argument. */
-static bool apply_option(int letter, const char *arg, struct milter_options *o)
-{
-	switch (letter) {
-	case 'c': o->policy_path = arg; return true;
-	case 'p': o->socket_spec = arg; return true;
-	case 't': o->check_only = true; return true;
-	case 'f': o->foreground = true; return true;
-	case 'u': o->user = arg; return true;
-	case 'P': o->pid_file = arg; return true;
-	case 'l': return (o->log_level = log_level_parse(arg)) >= 0;
-	case 'L':
-		o->log_set = true;
-		o->log_stderr = strcmp(arg, "stderr") == 0;
-		return o->log_stderr || strcmp(arg, "syslog") == 0;
-	case 'T': return (o->timeout_s = parse_seconds(arg)) > 0;
-	case 'G': return (o->shutdown_grace_s = parse_seconds(arg)) > 0;
-	}
-	return false;
-}
+static const struct cli_spec spec = {
+	.program = "milter-delegate",
+	.summary = "mail filter (milter) that applies JSON policies and delegates\n"
+		   "    messages to SMTP content filters such as clamsmtpd",
+	.synopsis = synopsis,
+	.trailer = "SIGNALS\n"
+		   "    SIGHUP    reload the policy; a broken policy is refused and the old one kept\n"
+		   "    SIGTERM   stop accepting, let transactions in flight finish, exit\n\n"
+		   "EXIT STATUS\n"
+		   "    0 on success; 1 when the policy is invalid (-t) or start-up fails; 2 on\n"
+		   "    usage errors.\n\n"
+		   "SEE ALSO\n"
+		   "    milter-delegate(8), the policy reference in policies/README.md\n",
+	.options = option_rows,
+	.option_count = sizeof(option_rows) / sizeof(option_rows[0]),
+	.help_column = 26,
+};
 
 /* milter_options_parse - fill OPTS from ARGV. */
 int milter_options_parse(int argc, char **argv, struct milter_options *o)
 {
-	char shorts[64];
-	struct option longs[OPTION_ROWS + 1];
-	int letter;
+	int status;
 
 	*o = (struct milter_options){
 		.policy_path = MILTER_DEFAULT_POLICY, .socket_spec = MILTER_DEFAULT_SOCKET,
 		.log_level = LOG_INFO, .timeout_s = 7210, .shutdown_grace_s = 30,
 	};
-	build_getopt(shorts, sizeof(shorts), longs);
-	while ((letter = getopt_long(argc, argv, shorts, longs, NULL)) != -1) {
-		if (letter == 'h') {
-			print_help(stdout, argv[0]);
-			return EXIT_SUCCESS;
-		}
-		if (letter == 'V') {
-			printf("milter-delegate %s\n", MD_VERSION);
-			return EXIT_SUCCESS;
-		}
-		if (letter == '?' || !apply_option(letter, optarg, o)) {
-			if (letter != '?')
-				fprintf(stderr, "%s: invalid argument for -%c: %s\n", argv[0], letter, optarg);
-			fprintf(stderr, "Try '%s --help' for more information.\n", argv[0]);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument: %s\n", argv[0], argv[optind]);
-		return 2;
-	}
-	if (!o->log_set)
-		o->log_stderr = o->foreground || o->check_only;
+	if ((status = cli_parse(&spec, argc, argv, o)) != CLI_RUN)
+		return status;
+	o->log_stderr = o->log_target == CLI_LOG_UNSET ? o->foreground || o->check_only
+						       : o->log_target == CLI_LOG_STDERR;
 	return MILTER_OPTIONS_RUN;
 }

@@ -1,12 +1,14 @@
 /*
  * milter_options.h - the daemon's command line: one table row per option
- * (letter, long name, argument, default, help), parsed with getopt_long and
- * printed by --help in the manner of a man page synopsis.
+ * (letter, long name, argument, help); the engine's cli module (cli.h)
+ * parses it with getopt_long and prints it for --help as a man page would.
  */
 #ifndef MD_MILTER_OPTIONS_H
 #define MD_MILTER_OPTIONS_H
 
 #include <stdbool.h>
+
+#include "cli.h"
 
 #define MILTER_DEFAULT_POLICY "/etc/milter-delegate/policy.json"
 #define MILTER_DEFAULT_SOCKET "unix:/run/milter-delegate/milter.sock"
@@ -17,8 +19,8 @@ struct milter_options {
 	const char *user;               /* -u, NULL: keep the current user */
 	const char *pid_file;           /* -P */
 	int log_level;                  /* -l */
-	bool log_stderr;                /* -L stderr (default with -f) */
-	bool log_set;                   /* -L was given */
+	enum cli_log_target log_target; /* -L */
+	bool log_stderr;                /* -L stderr, or no -L with -f or -t */
 	bool foreground;                /* -f */
 	bool check_only;                /* -t */
 	int timeout_s;                  /* -T: MTA socket timeout */

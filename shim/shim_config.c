@@ -7,13 +7,10 @@
  * limit is one line here and one in shim/README.md.
  */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "policy_load_ctx.h"
@@ -43,25 +40,6 @@ static const struct limit_row {
 	  1000, 3600 * 1000, 10 * 60 * 1000 },
 };
 #define LIMIT_ROWS (sizeof(limit_rows) / sizeof(limit_rows[0]))
-
-/* add_plain - an error without a JSON path (unreadable file, syntax). */
-static void add_plain(struct load_errors *errs, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void add_plain(struct load_errors *errs, const char *fmt, ...)
-{
-	va_list ap;
-	char *line, **grown;
-
-	va_start(ap, fmt);
-	if (vasprintf(&line, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	grown = realloc(errs->items, (errs->count + 1) * sizeof(*grown));
-	if (!grown)
-		abort();
-	errs->items = grown;
-	errs->items[errs->count++] = line;
-}
 
 /* parse_listen - "HOST:PORT" or "[V6]:PORT" with a numeric host into OUT. */
 static bool parse_listen(const char *text, struct endpoint *out)
@@ -272,7 +250,8 @@ struct shim_config *shim_config_load_text(const char *text, const char *name,
 	size_t before = errs->count;
 
 	if (!root) {
-		add_plain(errs, "%s:%d:%d: syntax error: %s", name, jerr.line, jerr.column, jerr.text);
+		load_errors_add(errs, "%s:%d:%d: syntax error: %s", name, jerr.line, jerr.column,
+				jerr.text);
 		return NULL;
 	}
 	cfg = xcalloc(1, sizeof(*cfg));
@@ -292,47 +271,14 @@ struct shim_config *shim_config_load_text(const char *text, const char *name,
 	return cfg;
 }
 
-/* read_text - the whole of PATH, NUL-terminated; NULL with errno set. */
-static char *read_text(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	struct stat st;
-	char *text = NULL;
-	size_t n;
-
-	if (!f)
-		return NULL;
-	if (fstat(fileno(f), &st) != 0 || st.st_size > MAX_CONFIG_BYTES) {
-		errno = st.st_size > MAX_CONFIG_BYTES ? EFBIG : errno;
-	} else if ((text = malloc((size_t)st.st_size + 1))) {
-		n = fread(text, 1, (size_t)st.st_size, f);
-		if (ferror(f)) {
-			free(text);
-			text = NULL;
-			errno = EIO;
-		} else {
-			text[n] = '\0';
-		}
-	}
-	fclose(f);
-	return text;
-}
-
 /* shim_config_load_file - load the configuration file PATH. */
 struct shim_config *shim_config_load_file(const char *path, struct load_errors *errs)
 {
-	char *text = read_text(path);
+	char *text = load_read_json_file(path, MAX_CONFIG_BYTES, "shim configuration", errs);
 	struct shim_config *cfg;
 
-	if (!text) {
-		add_plain(errs, "%s: cannot read shim configuration: %s", path, strerror(errno));
+	if (!text)
 		return NULL;
-	}
-	if (!*text) {
-		add_plain(errs, "%s:1:1: syntax error: empty file (expected a JSON object)", path);
-		free(text);
-		return NULL;
-	}
 	cfg = shim_config_load_text(text, path, errs);
 	free(text);
 	return cfg;

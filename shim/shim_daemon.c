@@ -12,10 +12,6 @@
  * server stops, which ends the remaining sessions, and the process exits 0.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <pthread.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "delegation.h"
 #include "log.h"
 #include "policy_store.h"
@@ -33,94 +30,29 @@
 
 #define DEFAULT_MAX_MESSAGE_SIZE (50ULL * 1024 * 1024)
 
-/* signal_set - the signals the main thread waits for. */
-static void signal_set(sigset_t *set)
-{
-	sigemptyset(set);
-	sigaddset(set, SIGHUP);
-	sigaddset(set, SIGTERM);
-	sigaddset(set, SIGINT);
-}
-
-/* block_signals - block them here, before any thread exists, so every thread inherits it. */
+/* block_signals - ignore SIGPIPE and block the daemon's signals, before any thread exists. */
 static bool block_signals(void)
 {
-	sigset_t set;
-
-	signal_set(&set);
-	signal(SIGPIPE, SIG_IGN);
-	return pthread_sigmask(SIG_BLOCK, &set, NULL) == 0;
-}
-
-/* go_background - fork, let the parent exit, detach from the terminal. */
-static bool go_background(void)
-{
-	pid_t pid = fork();
-	int null;
-
-	if (pid < 0) {
-		log_msg(LOG_ERR, "fork: %s", strerror(errno));
-		return false;
-	}
-	if (pid > 0)
-		_exit(EXIT_SUCCESS);
-	if (setsid() < 0)
-		return false;
-	null = open("/dev/null", O_RDWR);
-	if (null >= 0) {
-		dup2(null, STDIN_FILENO);
-		dup2(null, STDOUT_FILENO);
-		dup2(null, STDERR_FILENO);
-		if (null > STDERR_FILENO)
-			close(null);
-	}
-	return chdir("/") == 0;
-}
-
-/* write_pid_file - PATH gets our process id. */
-static bool write_pid_file(const char *path)
-{
-	FILE *f = fopen(path, "we");
-
-	if (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0) {
-		log_msg(LOG_ERR, "cannot write pid file %s: %s", path, strerror(errno));
-		return false;
-	}
-	return true;
-}
-
-/* give_to - chown PATH to PW (the run-as user must write there); warn on failure. */
-static void give_to(const char *path, const struct passwd *pw)
-{
-	if (chown(path, pw->pw_uid, pw->pw_gid) != 0)
-		log_msg(LOG_WARNING, "cannot chown %s to %s: %s", path, pw->pw_name, strerror(errno));
+	return signal(SIGPIPE, SIG_IGN) != SIG_ERR && daemon_block_signals();
 }
 
 /* drop_privileges - become USER, handing it the folders it writes to. */
 static bool drop_privileges(const char *user, const struct shim_config *cfg, const char *spool)
 {
-	struct passwd *pw = getpwnam(user);
-	char sub[1100];
+	static const char *const maildir_subs[3] = { "tmp", "new", "cur" };
+	char sub[3][1100];
+	const char *paths[6] = { spool };
+	size_t n = 1;
 
-	if (!pw) {
-		log_msg(LOG_ERR, "unknown user %s", user);
-		return false;
-	}
-	give_to(spool, pw);
 	if (cfg->nexthop == NEXTHOP_MAILDIR) {
-		give_to(cfg->maildir, pw);
-		for (const char *const *d = (const char *const[]){ "tmp", "new", "cur", NULL }; *d; d++) {
-			snprintf(sub, sizeof(sub), "%s/%s", cfg->maildir, *d);
-			give_to(sub, pw);
+		paths[n++] = cfg->maildir;
+		for (size_t i = 0; i < 3; i++) {
+			snprintf(sub[i], sizeof(sub[i]), "%s/%s", cfg->maildir, maildir_subs[i]);
+			paths[n++] = sub[i];
 		}
 	}
-	if (setgroups(1, &pw->pw_gid) != 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0) {
-		log_msg(LOG_ERR, "cannot become user %s: %s", user, strerror(errno));
-		return false;
-	}
-	log_msg(LOG_INFO, "running as user %s", user);
-	return true;
+	paths[n] = NULL;
+	return daemon_drop_privileges(user, paths);
 }
 
 /* server_config - the SMTP server's settings from the shim's and the policy's. */
@@ -163,7 +95,7 @@ static void serve(struct delegation *services)
 	sigset_t set;
 	int sig;
 
-	signal_set(&set);
+	daemon_signal_set(&set);
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
@@ -227,7 +159,8 @@ int shim_daemon_run(const struct shim_options *o, const struct shim_config *cfg)
 
 	if (!policy_store_init(o->policy_path))
 		return EXIT_FAILURE;
-	ok = (o->foreground || go_background()) && (!o->pid_file || write_pid_file(o->pid_file)) &&
+	ok = (o->foreground || daemon_go_background()) &&
+	     (!o->pid_file || daemon_write_pid_file(o->pid_file)) &&
 	     block_signals() && start_services(cfg, &rt, &services, &server);
 	if (ok && o->user) {
 		p = policy_store_current();

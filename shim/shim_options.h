@@ -1,12 +1,14 @@
 /*
  * shim_options.h - delegate-shim's command line: one table row per option
- * (letter, long name, argument, help), parsed with getopt_long and printed
- * by --help in the manner of a man page.
+ * (letter, long name, argument, help); the engine's cli module (cli.h)
+ * parses it with getopt_long and prints it for --help as a man page would.
  */
 #ifndef MD_SHIM_OPTIONS_H
 #define MD_SHIM_OPTIONS_H
 
 #include <stdbool.h>
+
+#include "cli.h"
 
 #define SHIM_DEFAULT_POLICY "/etc/milter-delegate/policy.json"
 #define SHIM_DEFAULT_CONFIG "/etc/milter-delegate/shim.json"
@@ -17,8 +19,8 @@ struct shim_options {
 	const char *user;               /* -u, NULL: keep the current user */
 	const char *pid_file;           /* -P */
 	int log_level;                  /* -l */
-	bool log_stderr;                /* -L stderr (default with -f and -t) */
-	bool log_set;                   /* -L was given */
+	enum cli_log_target log_target; /* -L */
+	bool log_stderr;                /* -L stderr, or no -L with -f or -t */
 	bool foreground;                /* -f */
 	bool check_only;                /* -t */
 	int shutdown_grace_s;           /* -G */

@@ -11,32 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "policy_load_ctx.h"
 #include "safety.h"
+#include "textfile.h"
 
 #define MAX_POLICY_BYTES (16 * 1024 * 1024)
-
-/* add_error_plain - an error without JSON path (file unreadable, syntax). */
-static void add_error_plain(struct load_errors *errs, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void add_error_plain(struct load_errors *errs, const char *fmt, ...)
-{
-	va_list ap;
-	char *line;
-	char **grown;
-
-	va_start(ap, fmt);
-	if (vasprintf(&line, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	grown = realloc(errs->items, (errs->count + 1) * sizeof(*grown));
-	if (!grown)
-		abort();
-	errs->items = grown;
-	errs->items[errs->count++] = line;
-}
 
 /* load_rule - one rule object: name, if, then, else. */
 static bool load_rule(struct load_ctx *c, json_t *v, enum stage stage, size_t index,
@@ -191,7 +171,7 @@ struct policy *policy_load_text(const char *text, const char *name, struct load_
 
 	root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		add_error_plain(errs, "%s:%d:%d: syntax error: %s", name, jerr.line, jerr.column,
+		load_errors_add(errs, "%s:%d:%d: syntax error: %s", name, jerr.line, jerr.column,
 				jerr.text);
 		return NULL;
 	}
@@ -218,32 +198,6 @@ struct policy *policy_load_text(const char *text, const char *name, struct load_
 	return c.policy;
 }
 
-/* read_file - the whole of PATH, NUL-terminated; NULL with errno set. */
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	struct stat st;
-	char *text = NULL;
-
-	if (!f)
-		return NULL;
-	if (fstat(fileno(f), &st) == 0 && st.st_size <= MAX_POLICY_BYTES &&
-	    (text = malloc((size_t)st.st_size + 1))) {
-		size_t n = fread(text, 1, (size_t)st.st_size, f);
-
-		if (ferror(f)) {
-			free(text);
-			text = NULL;
-		} else {
-			text[n] = '\0';
-		}
-	} else if (st.st_size > MAX_POLICY_BYTES) {
-		errno = EFBIG;
-	}
-	fclose(f);
-	return text;
-}
-
 /* check_safety - refuse a policy whose file or folders anyone may write to. */
 static bool check_safety(const char *path, const struct policy *p, struct load_errors *errs)
 {
@@ -251,17 +205,17 @@ static bool check_safety(const char *path, const struct policy *p, struct load_e
 	bool ok = true;
 
 	if (!safety_check_path(path, "policy file", err, sizeof(err))) {
-		add_error_plain(errs, "%s", err);
+		load_errors_add(errs, "%s", err);
 		ok = false;
 	}
 	if (!safety_check_path(p->settings.spool_dir, "spool folder (settings.spool_dir)", err,
 			       sizeof(err))) {
-		add_error_plain(errs, "%s", err);
+		load_errors_add(errs, "%s", err);
 		ok = false;
 	}
 	if (!safety_check_path(p->settings.quarantine_dir,
 			       "quarantine folder (settings.quarantine_dir)", err, sizeof(err))) {
-		add_error_plain(errs, "%s", err);
+		load_errors_add(errs, "%s", err);
 		ok = false;
 	}
 	return ok;
@@ -270,18 +224,11 @@ static bool check_safety(const char *path, const struct policy *p, struct load_e
 /* policy_load_file - load the policy file PATH. */
 struct policy *policy_load_file(const char *path, struct load_errors *errs)
 {
-	char *text = read_file(path);
+	char *text = load_read_json_file(path, MAX_POLICY_BYTES, "policy", errs);
 	struct policy *p;
 
-	if (!text) {
-		add_error_plain(errs, "%s: cannot read policy: %s", path, strerror(errno));
+	if (!text)
 		return NULL;
-	}
-	if (strlen(text) == 0) {
-		add_error_plain(errs, "%s:1:1: syntax error: empty file (expected a JSON object)", path);
-		free(text);
-		return NULL;
-	}
 	p = policy_load_text(text, path, errs);
 	free(text);
 	if (p && !check_safety(path, p, errs)) {
@@ -289,6 +236,42 @@ struct policy *policy_load_file(const char *path, struct load_errors *errs)
 		return NULL;
 	}
 	return p;
+}
+
+/* load_errors_add - append one formatted message; out of memory aborts. */
+void load_errors_add(struct load_errors *errs, const char *fmt, ...)
+{
+	va_list ap;
+	char *line;
+	char **grown;
+
+	va_start(ap, fmt);
+	if (vasprintf(&line, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	grown = realloc(errs->items, (errs->count + 1) * sizeof(*grown));
+	if (!grown)
+		abort();
+	errs->items = grown;
+	errs->items[errs->count++] = line;
+}
+
+/* load_read_json_file - the text of PATH, or NULL with the reason in ERRS. */
+char *load_read_json_file(const char *path, size_t max_bytes, const char *what,
+			  struct load_errors *errs)
+{
+	char *text = textfile_read(path, max_bytes);
+
+	if (!text) {
+		load_errors_add(errs, "%s: cannot read %s: %s", path, what, strerror(errno));
+		return NULL;
+	}
+	if (!*text) {
+		load_errors_add(errs, "%s:1:1: syntax error: empty file (expected a JSON object)", path);
+		free(text);
+		return NULL;
+	}
+	return text;
 }
 
 /* load_errors_free - release the messages. */

@@ -10,7 +10,9 @@
  *
  * Ownership: the caller owns the returned policy (one reference; release with
  * policy_unref) and the error list (load_errors_free). Loading touches no
- * global state and may run in any thread.
+ * global state and may run in any thread. The error list and the file
+ * reading (load_errors_add, load_read_json_file) serve the shim's settings
+ * loader too, so both files are reported in the same words.
  */
 #ifndef MD_POLICY_LOAD_H
 #define MD_POLICY_LOAD_H
@@ -30,6 +32,19 @@ struct policy *policy_load_file(const char *path, struct load_errors *errs);
 /* policy_load_text - load policy source TEXT, naming it NAME in messages. */
 struct policy *policy_load_text(const char *text, const char *name,
 				struct load_errors *errs);
+
+/* load_errors_add - append one printf-formatted message to ERRS (out of memory aborts). */
+void load_errors_add(struct load_errors *errs, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * load_read_json_file - the whole text of the JSON file PATH (at most
+ * MAX_BYTES), for the caller to free(); or NULL after adding to ERRS
+ * "PATH: cannot read WHAT: REASON", or for an empty file
+ * "PATH:1:1: syntax error: empty file (expected a JSON object)".
+ */
+char *load_read_json_file(const char *path, size_t max_bytes, const char *what,
+			  struct load_errors *errs);
 
 /* load_errors_free - release the messages; the struct itself is the caller's. */
 void load_errors_free(struct load_errors *errs);
