@@ -287,11 +287,16 @@ void txn_body(struct txn *t, const void *data, size_t len)
 	}
 }
 
-/* txn_finish_spool - flush and close the spool file. */
+/*
+ * txn_finish_spool - flush and close the spool file. Not fsync'ed: it is a
+ * working copy, and the MTA (or the shim's client) keeps the message until
+ * it gets our answer; copies that must survive a crash (quarantine) are
+ * written durably on their own.
+ */
 bool txn_finish_spool(struct txn *t)
 {
 	if (t->spool) {
-		if (fflush(t->spool) != 0 || fsync(fileno(t->spool)) != 0)
+		if (fflush(t->spool) != 0)
 			t->spool_failed = true;
 		if (fclose(t->spool) != 0)
 			t->spool_failed = true;
