@@ -241,7 +241,8 @@ stop_clamd() {
 # relaying to 127.0.0.1:OUTPORT and scanning with $CLAMD_SOCKET.
 # Sets CLAMSMTPD_PORT, CLAMSMTPD_PID and CLAMSMTPD_LOG; every call starts
 # another instance, so several actions can run side by side. PORT (default:
-# a free one) is where it listens.
+# a free one) is where it listens. CLAMSMTPD_MAX_CONNECTIONS (16) and
+# CLAMSMTPD_TIMEOUT (30 s) set its limits.
 start_clamsmtpd() {
 	local action=$1 outport=$2 dir
 	dir=$(mktemp -d "$PEERS_DIR/clamsmtpd.XXXX") || return 1
@@ -256,8 +257,8 @@ start_clamsmtpd() {
 		Header: X-Virus-Scanned: ClamAV using ClamSMTP
 		TempDirectory: $dir/tmp
 		Action: $action
-		MaxConnections: 16
-		TimeOut: 30
+		MaxConnections: ${CLAMSMTPD_MAX_CONNECTIONS:-16}
+		TimeOut: ${CLAMSMTPD_TIMEOUT:-30}
 		PidFile: $dir/clamsmtpd.pid
 	EOF
 	# -d keeps it in the foreground and logs to stderr.
