@@ -201,6 +201,7 @@ struct policy {
 	size_t macro_count;             /* macro names conditions read, "{auth_authen}" */
 	char **macros;
 	size_t rule_count;              /* all rules, follow-ups included */
+	bool needs_message_file;        /* a delegation or a quarantine: spool messages */
 };
 
 /* policy_ref - take a reference; returns P. */

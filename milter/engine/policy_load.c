@@ -134,7 +134,20 @@ static void collect_cond_needs(struct policy *p, const struct cond *c)
 			collect_cond_needs(p, &c->u.list.items[i]);
 }
 
-/* collect_rules_needs - tests and macros used by RULES and their follow-ups. */
+/*
+ * actions_need_file - does an action of L send or keep the message file? A
+ * delegation sends it; a quarantine keeps it (in a folder, or in the shim's
+ * hold folder, which stands in for an MTA's hold queue).
+ */
+static bool actions_need_file(const struct action_list *l)
+{
+	for (size_t i = 0; i < l->count; i++)
+		if (l->items[i].kind == ACT_DELEGATE || l->items[i].kind == ACT_QUARANTINE)
+			return true;
+	return false;
+}
+
+/* collect_rules_needs - tests, macros and the message file used by RULES and their follow-ups. */
 static void collect_rules_needs(struct policy *p, const struct rule_list *rules)
 {
 	for (size_t i = 0; i < rules->count; i++) {
@@ -142,14 +155,16 @@ static void collect_rules_needs(struct policy *p, const struct rule_list *rules)
 		const struct action_list *lists[] = { &r->then, &r->otherwise };
 
 		collect_cond_needs(p, r->cond);
-		for (size_t l = 0; l < 2; l++)
+		for (size_t l = 0; l < 2; l++) {
+			p->needs_message_file |= actions_need_file(lists[l]);
 			for (size_t a = 0; a < lists[l]->count; a++)
 				if (lists[l]->items[a].kind == ACT_DELEGATE)
 					collect_rules_needs(p, &lists[l]->items[a].u.delegate.followup);
+		}
 	}
 }
 
-/* derive_needs - which stages and macros the MTA must send. */
+/* derive_needs - which stages and macros the MTA must send; whether messages are spooled. */
 static void derive_needs(struct policy *p)
 {
 	for (int s = 0; s < STAGE_COUNT; s++) {
@@ -157,6 +172,7 @@ static void derive_needs(struct policy *p)
 			p->stage_mask |= 1u << s;
 		collect_rules_needs(p, &p->stages[s]);
 	}
+	p->needs_message_file |= actions_need_file(&p->settings.fail_safe);
 }
 
 /* policy_load_text - load policy source TEXT named NAME. */

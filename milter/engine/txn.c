@@ -266,8 +266,9 @@ struct verdict txn_eoh(struct txn *t)
 {
 	struct verdict v = decide(t, STAGE_HEADERS);
 
-	if (v.kind != VERDICT_CONTINUE || !t->policy->stages[STAGE_EOM].count)
-		return v;
+	if (v.kind != VERDICT_CONTINUE || !t->policy->stages[STAGE_EOM].count ||
+	    !t->policy->needs_message_file)
+		return v;       /* nothing will read the message file: only its size is counted */
 	if (!spool_open(t)) {
 		t->spool_failed = true;
 		t->msg_verdict = eval_fail_safe(t, STAGE_HEADERS, "cannot spool the message");
@@ -312,7 +313,8 @@ bool txn_finish_spool(struct txn *t)
 struct verdict txn_eom(struct txn *t)
 {
 	if (t->conn_verdict.kind == VERDICT_CONTINUE && t->msg_verdict.kind == VERDICT_CONTINUE &&
-	    t->policy->stages[STAGE_EOM].count && (!t->spool_path || !txn_finish_spool(t))) {
+	    t->policy->stages[STAGE_EOM].count && t->policy->needs_message_file &&
+	    (!t->spool_path || !txn_finish_spool(t))) {
 		t->msg_verdict = eval_fail_safe(t, STAGE_EOM, "the message could not be spooled");
 		return t->msg_verdict;
 	}

@@ -15,10 +15,13 @@
  * and tempfail refuse only that recipient (it is not recorded) and the
  * message goes on.
  *
- * The message itself is spooled to a file in the policy's spool_dir as it
- * arrives (headers, an empty line, the body, CRLF line ends), so memory stays
- * bounded whatever its size. If spooling fails the stage returns the policy's
- * fail-safe verdict (tempfail unless configured), never an accept.
+ * When the policy can send or keep the message (a delegation or a
+ * quarantine: policy->needs_message_file) it is spooled to a file in the
+ * policy's spool_dir as it arrives (headers, an empty line, the body, CRLF
+ * line ends), so memory stays bounded whatever its size; otherwise only its
+ * size is counted and txn_message_path() is NULL. If spooling fails the
+ * stage returns the policy's fail-safe verdict (tempfail unless
+ * configured), never an accept.
  *
  * Ownership: txn_new takes a reference on the policy and the transaction
  * owns all its strings, the spool file (unlinked at reset/free) and any copy

@@ -328,7 +328,8 @@ static void test_header_edits_are_collected_in_order(void **state)
 
 static void test_message_is_spooled_with_crlf(void **state)
 {
-	struct policy *p = policy_with(*state, "\"eom\":[{\"then\":\"next\"}]");
+	struct policy *p = policy_with(*state, "\"eom\":[{\"if\":{\"header\":\"X-Keep\"},"
+				       "\"then\":{\"action\":\"quarantine\",\"folder\":\"q\"}}]");
 	struct txn *t = txn_new(p, &fake_env);
 	char buf[256] = "", *path;
 	FILE *f;
@@ -349,6 +350,25 @@ static void test_message_is_spooled_with_crlf(void **state)
 	txn_reset_message(t, NULL);
 	assert_int_equal(access(path, F_OK), -1);
 	free(path);
+	txn_free(t);
+	policy_unref(p);
+}
+
+static void test_without_delegation_or_folder_nothing_is_spooled(void **state)
+{
+	struct policy *p = policy_with(*state, "\"eom\":[{\"if\":{\"size_above\":4},"
+				       "\"then\":{\"action\":\"add_header\",\"name\":\"X-Big\",\"value\":\"1\"}}]");
+	struct txn *t = txn_new(p, &fake_env);
+
+	assert_false(p->needs_message_file);
+	txn_mail(t, "a@b.c", NULL);
+	txn_header(t, "Subject", "s");
+	txn_eoh(t);
+	txn_body(t, "body\r\n", 6);
+	assert_int_equal(txn_eom(t).kind, VERDICT_CONTINUE);
+	assert_null(txn_message_path(t));
+	assert_int_equal(txn_message_size(t), strlen("Subject: s\r\n") + 6);
+	assert_int_equal(txn_edit_count(t), 1);        /* the size is still counted */
 	txn_free(t);
 	policy_unref(p);
 }
@@ -526,6 +546,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_any_and_else_branches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_header_edits_are_collected_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_message_is_spooled_with_crlf, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_without_delegation_or_folder_nothing_is_spooled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clean_copy_resumes_and_imports_headers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_infected_copy_is_quarantined_to_its_folder, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delegate_failures_run_their_fallbacks, setup, teardown),

@@ -27,7 +27,8 @@ static int setup(void **state)
 
 	f->dir = scratch_dir();
 	assert_true(asprintf(&text, "{\"settings\": {\"spool_dir\": \"%s\"}, \"stages\": {\"eom\": "
-			     "[{\"then\": {\"action\": \"add_header\", \"name\": \"X-T\", \"value\": \"t\"}}]}}", f->dir) > 0);
+			     "[{\"if\": {\"header\": \"X-Keep\"}, \"then\": {\"action\": \"quarantine\", \"folder\": \"q\"}},"
+			     " {\"then\": {\"action\": \"add_header\", \"name\": \"X-T\", \"value\": \"t\"}}]}}", f->dir) > 0);
 	f->policy = load_ok(text);
 	free(text);
 	f->t = txn_new(f->policy, NULL);
