@@ -245,15 +245,17 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
 			       STAGE_RCPT);
 }
 
-/* on_header - one header field. */
+/*
+ * on_header - one header field. No reply (SMFIP_NR_HDR is negotiated): a
+ * missing transaction is answered at end of headers.
+ */
 static sfsistat on_header(SMFICTX *ctx, char *name, char *value)
 {
 	struct txn *t = conn_txn(ctx);
 
-	if (!t)
-		return SMFIS_TEMPFAIL;
-	txn_header(t, name, value);
-	return SMFIS_CONTINUE;
+	if (t)
+		txn_header(t, name, value);
+	return SMFIS_NOREPLY;
 }
 
 /* on_eoh - end of headers. */
@@ -264,15 +266,14 @@ static sfsistat on_eoh(SMFICTX *ctx)
 	return t ? message_verdict(ctx, t, txn_eoh(t), STAGE_HEADERS) : SMFIS_TEMPFAIL;
 }
 
-/* on_body - a chunk of the body. */
+/* on_body - a chunk of the body. No reply (SMFIP_NR_BODY), as for headers. */
 static sfsistat on_body(SMFICTX *ctx, unsigned char *data, size_t len)
 {
 	struct txn *t = conn_txn(ctx);
 
-	if (!t)
-		return SMFIS_TEMPFAIL;
-	txn_body(t, data, len);
-	return SMFIS_CONTINUE;
+	if (t)
+		txn_body(t, data, len);
+	return SMFIS_NOREPLY;
 }
 
 /* on_eom - end of message: the eom stage, header edits, the final verdict. */

@@ -6,6 +6,13 @@
  * Macros read by conditions are requested at every stage (libmilter's
  * smfi_getsymval searches all stages received so far), plus "i" (queue id)
  * and "{auth_authen}" that the engine itself reads.
+ *
+ * Header fields and body chunks never get a verdict of their own (rules run
+ * at end of headers and end of message), so the MTA is told not to wait for
+ * a reply to each of them (SMFIP_NR_HDR, SMFIP_NR_BODY): one round trip per
+ * header field less. libmilter always offers these two and answers for us
+ * when the MTA does not know them; on_header and on_body return
+ * SMFIS_NOREPLY accordingly (milter_callbacks.c).
  */
 #include <stdio.h>
 #include <string.h>
@@ -90,7 +97,7 @@ sfsistat milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	if (!p)
 		return SMFIS_TEMPFAIL;
 	*pf0 = actions & f0;
-	*pf1 = steps_to_skip(p) & f1;
+	*pf1 = (steps_to_skip(p) | SMFIP_NR_HDR | SMFIP_NR_BODY) & f1;
 	*pf2 = *pf3 = 0;
 	if (f0 & SMFIF_SETSYMLIST)
 		request_macros(ctx, p);

@@ -64,6 +64,12 @@ static enum flow run_delegate(struct txn *t, const struct delegate_spec *d, cons
 	struct delegate_result r = { .status = DELEGATE_ERROR };
 	char err[200];
 
+	/* The message must be on disk to be sent: a local failure to write it
+	 * is the fail-safe verdict, not the service's on_error. */
+	if (!txn_message_path(t)) {
+		*out = eval_fail_safe(t, stage, "the message could not be spooled");
+		return FLOW_STOP;
+	}
 	snprintf(r.detail, sizeof(r.detail), "no delegation available in this program");
 	if (t->env.delegate)
 		t->env.delegate(t->env.service_arg, t, d, &r);

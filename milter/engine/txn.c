@@ -4,6 +4,7 @@
  * Rule evaluation itself is in eval.c.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,18 +233,40 @@ static void write_value_crlf(FILE *f, const char *value)
 	}
 }
 
-/* spool_open - create the spool file and write the header block to it. */
-static bool spool_open(struct txn *t)
+/*
+ * The spool. A message the policy may send or keep is kept as it arrives:
+ * in memory (open_memstream) while it is small, in a file in spool_dir once
+ * it grows past SPOOL_MEMORY_MAX or as soon as someone asks for its path
+ * (txn_message_path: a delegation, a quarantine). Most messages are decided
+ * by rules that never need the file, and creating, writing and unlinking a
+ * file per message was the milter's largest cost (ext4 inode allocation).
+ */
+#define SPOOL_MEMORY_MAX (64 * 1024)
+
+/* spool_error - note a spool failure once, with the reason in the log. */
+static void spool_error(struct txn *t, const char *what, const char *path)
+{
+	if (!t->spool_failed)
+		log_msg(LOG_ERR, "%s: cannot %s spool file %s: %s", txn_log_id(t), what,
+			path ? path : t->policy->settings.spool_dir, strerror(errno));
+	t->spool_failed = true;
+}
+
+/* spool_to_disk - move the message kept in memory into a new spool file. */
+static bool spool_to_disk(struct txn *t)
 {
 	char *path;
+	FILE *f;
 	int fd;
 
+	if (t->spool && fflush(t->spool) != 0) {
+		spool_error(t, "write", NULL);
+		return false;
+	}
 	if (asprintf(&path, "%s/md.XXXXXX", t->policy->settings.spool_dir) < 0)
 		abort();
-	fd = mkstemp(path);
-	if (fd < 0 || !(t->spool = fdopen(fd, "w"))) {
-		log_msg(LOG_ERR, "%s: cannot create spool file %s: %s", txn_log_id(t), path,
-			strerror(errno));
+	if ((fd = mkostemp(path, O_CLOEXEC)) < 0 || !(f = fdopen(fd, "w"))) {
+		spool_error(t, "create", path);
 		if (fd >= 0) {
 			close(fd);
 			unlink(path);
@@ -252,13 +275,52 @@ static bool spool_open(struct txn *t)
 		return false;
 	}
 	t->spool_path = path;
+	if (fwrite(t->spool_mem, 1, t->spool_mem_len, f) != t->spool_mem_len)
+		spool_error(t, "write", path);
+	if (t->spool)
+		fclose(t->spool);       /* the memory stream */
+	free(t->spool_mem);
+	t->spool_mem = NULL;
+	t->spool_mem_len = 0;
+	t->spool = f;
+	return !t->spool_failed;
+}
+
+/* spool_write - LEN bytes of the message; to disk when memory would grow too big. */
+static void spool_write(struct txn *t, const void *data, size_t len)
+{
+	if (!t->spool || t->spool_failed)
+		return;
+	if (!t->spool_path && t->spool_bytes + len > SPOOL_MEMORY_MAX && !spool_to_disk(t))
+		return;
+	if (fwrite(data, 1, len, t->spool) != len)
+		spool_error(t, "write", t->spool_path);
+	t->spool_bytes += len;
+}
+
+/* spool_begin - start keeping the message, with its header block. */
+static bool spool_begin(struct txn *t)
+{
+	char *block = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&block, &len);
+
+	if (!f)
+		abort();                /* out of memory */
 	for (size_t i = 0; i < t->headers.count; i++) {
-		fprintf(t->spool, "%s: ", t->headers.items[i].name);
-		write_value_crlf(t->spool, t->headers.items[i].value);
-		fputs("\r\n", t->spool);
+		fprintf(f, "%s: ", t->headers.items[i].name);
+		write_value_crlf(f, t->headers.items[i].value);
+		fputs("\r\n", f);
 	}
-	fputs("\r\n", t->spool);
-	return !ferror(t->spool);
+	fputs("\r\n", f);
+	if (fclose(f) != 0)
+		abort();
+	t->spooling = true;
+	if (!(t->spool = open_memstream(&t->spool_mem, &t->spool_mem_len)))
+		abort();
+	spool_write(t, block, len);
+	free(block);
+	return !t->spool_failed;
 }
 
 /* txn_eoh - all headers are in: evaluate the headers stage, start spooling. */
@@ -268,9 +330,8 @@ struct verdict txn_eoh(struct txn *t)
 
 	if (v.kind != VERDICT_CONTINUE || !t->policy->stages[STAGE_EOM].count ||
 	    !t->policy->needs_message_file)
-		return v;       /* nothing will read the message file: only its size is counted */
-	if (!spool_open(t)) {
-		t->spool_failed = true;
+		return v;       /* nothing will read the message: only its size is counted */
+	if (!spool_begin(t)) {
 		t->msg_verdict = eval_fail_safe(t, STAGE_HEADERS, "cannot spool the message");
 		return t->msg_verdict;
 	}
@@ -281,32 +342,37 @@ struct verdict txn_eoh(struct txn *t)
 void txn_body(struct txn *t, const void *data, size_t len)
 {
 	t->message_size += len;
-	if (t->spool && !t->spool_failed && fwrite(data, 1, len, t->spool) != len) {
-		log_msg(LOG_ERR, "%s: cannot write spool file %s: %s", txn_log_id(t),
-			t->spool_path, strerror(errno));
-		t->spool_failed = true;
-	}
+	spool_write(t, data, len);
 }
 
-/*
- * txn_finish_spool - flush and close the spool file. Not fsync'ed: it is a
- * working copy, and the MTA (or the shim's client) keeps the message until
- * it gets our answer; copies that must survive a crash (quarantine) are
- * written durably on their own.
- */
+/* txn_finish_spool - the message is complete: flush it (memory or file). */
 bool txn_finish_spool(struct txn *t)
 {
-	if (t->spool) {
-		if (fflush(t->spool) != 0)
-			t->spool_failed = true;
+	/* A file is not fsync'ed: it is a working copy, and the MTA (or the
+	 * shim's client) keeps the message until it gets our answer; copies
+	 * that must survive a crash (quarantine) are written durably on their own. */
+	if (t->spool && !t->spool_failed && fflush(t->spool) != 0)
+		spool_error(t, "write", t->spool_path);
+	if (t->spool && t->spool_path) {
 		if (fclose(t->spool) != 0)
-			t->spool_failed = true;
+			spool_error(t, "write", t->spool_path);
 		t->spool = NULL;
-		if (t->spool_failed)
-			log_msg(LOG_ERR, "%s: cannot write spool file %s: %s", txn_log_id(t),
-				t->spool_path, strerror(errno));
 	}
 	return !t->spool_failed;
+}
+
+/* txn_message_path - the current message as a file, written out now if it was in memory. */
+const char *txn_message_path(struct txn *t)
+{
+	if (t->copy_path)
+		return t->copy_path;
+	if (!t->spooling || t->spool_failed)
+		return NULL;
+	if (!t->spool_path && !spool_to_disk(t))
+		return NULL;
+	if (!txn_finish_spool(t))
+		return NULL;
+	return t->spool_path;
 }
 
 /* txn_eom - the whole message is in: evaluate the eom stage. */
@@ -314,7 +380,7 @@ struct verdict txn_eom(struct txn *t)
 {
 	if (t->conn_verdict.kind == VERDICT_CONTINUE && t->msg_verdict.kind == VERDICT_CONTINUE &&
 	    t->policy->stages[STAGE_EOM].count && t->policy->needs_message_file &&
-	    (!t->spool_path || !txn_finish_spool(t))) {
+	    (!t->spooling || !txn_finish_spool(t))) {
 		t->msg_verdict = eval_fail_safe(t, STAGE_EOM, "the message could not be spooled");
 		return t->msg_verdict;
 	}
@@ -336,7 +402,11 @@ void txn_reset_message(struct txn *t, struct policy *new_policy)
 	if (t->spool)
 		fclose(t->spool);
 	t->spool = NULL;
-	t->spool_failed = false;
+	free(t->spool_mem);
+	t->spool_mem = NULL;
+	t->spool_mem_len = 0;
+	t->spool_bytes = 0;
+	t->spooling = t->spool_failed = false;
 	remove_file(&t->spool_path);
 	remove_file(&t->copy_path);
 	free(t->sender);
@@ -430,7 +500,6 @@ size_t txn_rcpt_count(const struct txn *t) { return t->rcpt_count; }
 const char *txn_rcpt_at(const struct txn *t, size_t i) { return i < t->rcpt_count ? t->rcpts[i] : NULL; }
 const struct headers *txn_headers(const struct txn *t) { return &t->headers; }
 const struct headers *txn_delegate_added(const struct txn *t) { return &t->delegate_added; }
-const char *txn_message_path(const struct txn *t) { return t->copy_path ? t->copy_path : t->spool_path; }
 uint64_t txn_message_size(const struct txn *t) { return t->message_size; }
 uint64_t txn_delegation_ms(const struct txn *t) { return t->delegation_ms; }
 const char *txn_trail(const struct txn *t) { return t->trail; }

@@ -16,10 +16,12 @@
  * message goes on.
  *
  * When the policy can send or keep the message (a delegation or a
- * quarantine: policy->needs_message_file) it is spooled to a file in the
- * policy's spool_dir as it arrives (headers, an empty line, the body, CRLF
- * line ends), so memory stays bounded whatever its size; otherwise only its
- * size is counted and txn_message_path() is NULL. If spooling fails the
+ * quarantine: policy->needs_message_file) it is kept as it arrives
+ * (headers, an empty line, the body, CRLF line ends): in memory up to 64 KB,
+ * in a file in the policy's spool_dir beyond that or as soon as
+ * txn_message_path() asks for it, so memory stays bounded whatever its
+ * size; otherwise only its size is counted and txn_message_path() is NULL.
+ * If spooling fails the
  * stage returns the policy's fail-safe verdict (tempfail unless
  * configured), never an accept.
  *
@@ -142,7 +144,9 @@ size_t txn_rcpt_count(const struct txn *t);
 const char *txn_rcpt_at(const struct txn *t, size_t i);
 const struct headers *txn_headers(const struct txn *t);
 const struct headers *txn_delegate_added(const struct txn *t); /* fields delegates added */
-const char *txn_message_path(const struct txn *t);      /* NULL if not spooled */
+/* txn_message_path - the current message as a file (written out now if it
+ * was kept in memory); NULL if it is not kept or could not be written. */
+const char *txn_message_path(struct txn *t);
 uint64_t txn_message_size(const struct txn *t);
 size_t txn_edit_count(const struct txn *t);
 const struct header_edit *txn_edit(const struct txn *t, size_t i);

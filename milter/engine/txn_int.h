@@ -44,8 +44,12 @@ struct txn {
 	struct headers headers;         /* of the latest copy */
 	struct headers delegate_added;  /* fields the delegates added */
 	bool headers_truncated;
-	char *spool_path;               /* the message as received */
-	FILE *spool;
+	char *spool_path;               /* the message as received, once on disk */
+	FILE *spool;                    /* open while it arrives: memory or file */
+	char *spool_mem;                /* the message while in memory (open_memstream) */
+	size_t spool_mem_len;
+	uint64_t spool_bytes;           /* written to the spool so far */
+	bool spooling;                  /* the policy needs the message: it is being kept */
 	bool spool_failed;
 	char *copy_path;                /* the latest copy returned by a delegate */
 	uint64_t message_size;

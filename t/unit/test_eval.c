@@ -6,6 +6,8 @@
  */
 #include "test_support.h"
 
+#include <dirent.h>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -373,6 +375,51 @@ static void test_without_delegation_or_folder_nothing_is_spooled(void **state)
 	policy_unref(p);
 }
 
+/* files_in - how many entries DIR holds (besides . and ..). */
+static int files_in(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static void test_small_messages_stay_in_memory_until_a_file_is_needed(void **state)
+{
+	struct fixture *f = *state;
+	struct policy *p = policy_with(f, "\"eom\":[{\"if\":{\"header\":\"X-Keep\"},"
+				       "\"then\":{\"action\":\"quarantine\",\"folder\":\"q\"}}]");
+	struct txn *t = txn_new(p, &fake_env);
+	static char big[70 * 1024];
+
+	txn_mail(t, "a@b.c", NULL);
+	txn_header(t, "Subject", "small");
+	txn_eoh(t);
+	txn_body(t, "body\r\n", 6);
+	assert_int_equal(txn_eom(t).kind, VERDICT_CONTINUE);
+	assert_int_equal(files_in(f->spool), 0);        /* no rule needed the file */
+	assert_non_null(txn_message_path(t));           /* asked for: written out now */
+	assert_int_equal(files_in(f->spool), 1);
+	txn_reset_message(t, NULL);
+	assert_int_equal(files_in(f->spool), 0);
+
+	memset(big, 'x', sizeof(big));
+	txn_mail(t, "a@b.c", NULL);
+	txn_header(t, "Subject", "big");
+	txn_eoh(t);
+	txn_body(t, big, sizeof(big));
+	assert_int_equal(files_in(f->spool), 1);        /* past 64 KB: on disk already */
+	assert_int_equal(txn_eom(t).kind, VERDICT_CONTINUE);
+	txn_free(t);
+	assert_int_equal(files_in(f->spool), 0);
+	policy_unref(p);
+}
+
 #define AV_RULE "\"eom\":[{\"name\":\"check email for virus\",\"then\":{\"action\":\"delegate\"," \
 	"\"service\":\"av\",\"import_headers\":[\"X-Virus-*\"],\"rules\":[{\"name\":\"virus found\"," \
 	"\"if\":{\"header\":\"X-Virus-Infected\"},\"then\":{\"action\":\"quarantine\",\"folder\":\"virus_q\"," \
@@ -547,6 +594,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_header_edits_are_collected_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_message_is_spooled_with_crlf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_without_delegation_or_folder_nothing_is_spooled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_small_messages_stay_in_memory_until_a_file_is_needed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clean_copy_resumes_and_imports_headers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_infected_copy_is_quarantined_to_its_folder, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delegate_failures_run_their_fallbacks, setup, teardown),
