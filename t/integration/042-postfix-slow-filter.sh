@@ -12,21 +12,16 @@ peers_init
 peers_require swaks postfix
 
 milter=$MD_BUILD/milter-delegate
-filter=$MD_BUILD/t/slow_filter
 policy=$PEERS_DIR/policy.json
 log=$PEERS_DIR/milter.log
 mkdir -p "$PEERS_DIR/spool" "$PEERS_DIR/quarantine"
 
 start_sink || bail_out "smtp-sink did not start"
 recv_port=$(free_port)
-slow_port=$(free_port)
-"$filter" "$slow_port" "$recv_port" 8000 >"$PEERS_DIR/slow.log" 2>&1 &
-peers_track $!
-late_port=$(free_port)
-"$filter" "$late_port" "$recv_port" 4000 >"$PEERS_DIR/late.log" 2>&1 &
-peers_track $!
-wait_port 127.0.0.1 "$slow_port" 10 && wait_port 127.0.0.1 "$late_port" 10 ||
-	bail_out "slow_filter did not start"
+start_slow_filter 8000 "$recv_port" || bail_out "slow_filter did not start"
+slow_port=$SLOW_FILTER_PORT
+start_slow_filter 4000 "$recv_port" || bail_out "slow_filter did not start"
+late_port=$SLOW_FILTER_PORT late_log=$SLOW_FILTER_LOG
 
 cat >"$policy" <<JSON
 {
@@ -72,7 +67,7 @@ like "$out" "<\*\* +451 4\.7\.1" "a filter slower than the service timeout: 451 
 check "the log says the delegation timed out" grep -q "result=timeout" "$log"
 wait_until 10 grep -q "arrived after its transaction gave up" "$log"
 check "the late copy is acknowledged and dropped" grep -q "arrived after its transaction gave up" "$log"
-check "the late filter got 250 for its copy" grep -q "passed on: accepted" "$PEERS_DIR/late.log"
+check "the late filter got 250 for its copy" grep -q "passed on: accepted" "$late_log"
 sleep 1
 check "the late message was not delivered" test -z "$(sink_find late-1)"
 check "no spool file is left behind" test -z "$(ls -A "$PEERS_DIR/spool")"

@@ -10,7 +10,6 @@ peers_init
 peers_require miltertest swaks postfix
 
 milter=$MD_BUILD/milter-delegate
-filter=$MD_BUILD/t/slow_filter
 scripts=$MD_TOP/t/integration/faults
 mkdir -p "$PEERS_DIR/spool"
 
@@ -49,10 +48,8 @@ expect_reply() {
 }
 
 # 1. The receiver's port is taken: a clear error and a non-zero exit.
-busy_port=$(free_port)
-"$filter" "$busy_port" 1 0 >"$PEERS_DIR/busy.log" 2>&1 &
-peers_track $!
-wait_port 127.0.0.1 "$busy_port" 10 || bail_out "slow_filter did not start"
+start_slow_filter 0 1 || bail_out "slow_filter did not start"
+busy_port=$SLOW_FILTER_PORT
 write_policy "$PEERS_DIR/busy.json" "$PEERS_DIR/quarantine" "$(free_port)" "$busy_port"
 out=$(timeout 20 "$milter" -f -c "$PEERS_DIR/busy.json" -p "unix:$PEERS_DIR/busy.sock" 2>&1)
 rc=$?
@@ -78,11 +75,8 @@ expect_reply "quarantine folder unwritable: 451 4.7.1 (fail-safe)" folder 451 4.
 check "the log says why the copy could not be written" grep -q "not-a-dir" "$PEERS_DIR/q.log"
 
 # 4. A filter killed while the message is with it: on_error, 451.
-"$filter" "$filter_port" "$recv_port" 3000 >"$PEERS_DIR/filter.log" 2>&1 &
-filter_pid=$!
-peers_track "$filter_pid"
-wait_port 127.0.0.1 "$filter_port" 10 || bail_out "slow_filter did not start"
-( sleep 1; kill -KILL "$filter_pid" ) &
+start_slow_filter 3000 "$recv_port" "$filter_port" || bail_out "slow_filter did not start"
+( sleep 1; kill -KILL "$SLOW_FILTER_PID" ) &
 expect_reply "filter killed mid-delegation: 451 4.7.1 (on_error)" delegate 451 4.7.1 \
 	"Content filter unavailable, try again later"
 check "the log names the failed delegation" grep -q "result=error" "$PEERS_DIR/q.log"

@@ -11,7 +11,6 @@ peers_init
 peers_require swaks postfix
 
 milter=$MD_BUILD/milter-delegate
-filter=$MD_BUILD/t/slow_filter
 policy=$PEERS_DIR/policy.json
 log=$PEERS_DIR/milter.log
 replies=$PEERS_DIR/replies
@@ -19,10 +18,9 @@ clients=8 per_client=12
 mkdir -p "$PEERS_DIR/spool" "$PEERS_DIR/quarantine" "$replies"
 
 start_sink || bail_out "smtp-sink did not start"
-recv_port=$(free_port) filter_port=$(free_port)
-"$filter" "$filter_port" "$recv_port" 1500 >"$PEERS_DIR/filter.log" 2>&1 &
-peers_track $!
-wait_port 127.0.0.1 "$filter_port" 10 || bail_out "slow_filter did not start"
+recv_port=$(free_port)
+start_slow_filter 1500 "$recv_port" || bail_out "slow_filter did not start"
+filter_port=$SLOW_FILTER_PORT
 cat >"$policy" <<JSON
 {
   "settings": { "spool_dir": "$PEERS_DIR/spool", "quarantine_dir": "$PEERS_DIR/quarantine" },

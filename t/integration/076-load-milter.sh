@@ -20,10 +20,9 @@ spool=$PEERS_DIR/spool
 mkdir -p "$spool" "$PEERS_DIR/quarantine"
 
 start_sink || bail_out "smtp-sink did not start"
-recv_port=$(free_port) filter_port=$(free_port)
-"$MD_BUILD/t/slow_filter" "$filter_port" "$recv_port" 0 >"$PEERS_DIR/filter.log" 2>&1 &
-peers_track $!
-wait_port 127.0.0.1 "$filter_port" 10 || bail_out "slow_filter did not start"
+recv_port=$(free_port)
+start_slow_filter 0 "$recv_port" || bail_out "slow_filter did not start"
+filter_port=$SLOW_FILTER_PORT
 cat >"$policy" <<JSON
 {
   "settings": { "spool_dir": "$spool", "quarantine_dir": "$PEERS_DIR/quarantine" },
@@ -59,7 +58,7 @@ check "it sent $total messages" test "$sent" -gt 0 -a "$warm" -gt 0
 is "$(sink_count)" "$total" "every message sent was delivered"
 diag "$((total / (took > 0 ? took : 1))) messages/s; rss at the end ${end_rss} kB"
 check "every message was delegated" \
-	test "$(grep -c 'passed on: accepted' "$PEERS_DIR/filter.log")" -eq "$total"
+	test "$(grep -c 'passed on: accepted' "$SLOW_FILTER_LOG")" -eq "$total"
 wait_until 15 test "$(fd_count "$milter_pid")" -le "$warm_fds"
 check_rss_flat "resident memory flat after warm-up (${warm_rss} -> ${end_rss} kB)" "$warm_rss" "$end_rss"
 check "no descriptor left open (${warm_fds} -> $(fd_count "$milter_pid"))" \

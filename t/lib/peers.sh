@@ -272,6 +272,24 @@ start_clamsmtpd() {
 	fi
 }
 
+# start_slow_filter DELAY_MS OUTPORT [PORT] - start our test filter
+# (t/tools/slow_filter, built in $MD_BUILD/t): it takes each message, waits
+# DELAY_MS, passes it on to 127.0.0.1:OUTPORT as clamsmtpd does, and only
+# then answers. Sets SLOW_FILTER_PORT (PORT or a free one), SLOW_FILTER_PID
+# and SLOW_FILTER_LOG.
+start_slow_filter() {
+	SLOW_FILTER_PORT=${3:-$(free_port)} || return 1
+	SLOW_FILTER_LOG=$(mktemp "$PEERS_DIR/slow-filter.XXXX.log") || return 1
+	"$MD_BUILD/t/slow_filter" "$SLOW_FILTER_PORT" "$2" "$1" </dev/null >"$SLOW_FILTER_LOG" 2>&1 &
+	SLOW_FILTER_PID=$!
+	peers_track "$SLOW_FILTER_PID"
+	if ! wait_started "$SLOW_FILTER_PID" 10 port_listening "$SLOW_FILTER_PORT"; then
+		echo "# slow_filter did not listen on port $SLOW_FILTER_PORT"
+		peers_log_tail "$SLOW_FILTER_LOG"
+		return 1
+	fi
+}
+
 # start_sink - start smtp-sink, which accepts everything and dumps each
 # message (with X-Client-Addr/X-Mail-Args/X-Rcpt-Args lines and its own
 # Received header first) to a file $SINK_DIR/msg.HEX.
