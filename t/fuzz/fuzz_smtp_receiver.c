@@ -13,6 +13,7 @@
  */
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -68,17 +69,42 @@ static char *with_ids(const uint8_t *data, size_t *len, const char *id)
 	return out;
 }
 
+/*
+ * connect_receiver - a new connection to the receiver. Thousands of
+ * sessions a second would leave every loopback port in TIME_WAIT: close()
+ * resets the connection instead (SO_LINGER 0, set in run_session), and a
+ * connect that still finds no free port, or that libFuzzer's timer signal
+ * interrupted, is retried for a while.
+ */
+static int connect_receiver(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)receiver_port(receiver)) };
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int tries = 0; tries < 500; tries++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+		if (fd < 0)
+			abort();
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return fd;
+		close(fd);
+		if (errno != EADDRNOTAVAIL && errno != EAGAIN && errno != EINTR)
+			break;
+		usleep(10 * 1000);
+	}
+	fprintf(stderr, "fuzz_smtp_receiver: cannot connect to the receiver: %s\n", strerror(errno));
+	abort();
+}
+
 /* run_session - send TEXT over a new connection and read until the server closes. */
 static void run_session(const char *text, size_t len)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)receiver_port(receiver)) };
 	struct timeval tv = { .tv_sec = 10 };
+	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
 	char buf[4096];
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int fd = connect_receiver();
 
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
-		abort();
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	/* Replies are read as they come, so a long session cannot fill both buffers. */
 	for (size_t sent = 0; sent < len;) {
@@ -92,6 +118,7 @@ static void run_session(const char *text, size_t len)
 	shutdown(fd, SHUT_WR);
 	while (recv(fd, buf, sizeof(buf), 0) > 0)
 		;
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
 	close(fd);
 }
 
