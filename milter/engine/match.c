@@ -23,6 +23,7 @@ bool match_compile(struct matcher *m, enum match_kind kind, const char *pattern,
 	int rc;
 
 	size_t len = strlen(pattern);
+	const char *why_costly;
 
 	memset(m, 0, sizeof(*m));
 	m->kind = kind;
@@ -36,6 +37,12 @@ bool match_compile(struct matcher *m, enum match_kind kind, const char *pattern,
 		abort();
 	if (kind != MATCH_REGEX)
 		return true;
+	if ((why_costly = regex_too_costly(pattern))) {
+		snprintf(err, errlen, "regex \"%s\" is too costly to compile: %s", pattern, why_costly);
+		free(m->pattern);
+		m->pattern = NULL;
+		return false;
+	}
 	rc = regcomp(&m->regex, pattern, REG_EXTENDED | REG_NOSUB | (ignore_case ? REG_ICASE : 0));
 	if (rc != 0) {
 		char why[200];

@@ -45,4 +45,11 @@ void match_free(struct matcher *m);
 /* match_kind_name - "equals", "exact", "domain" or "regex". */
 const char *match_kind_name(enum match_kind kind);
 
+/*
+ * regex_too_costly - NULL if PATTERN is safe to hand to regcomp(), else the
+ * reason it is not (a count above 255, nested counts multiplying past
+ * 10000, stacked quantifiers, too long): glibc would need gigabytes.
+ */
+const char *regex_too_costly(const char *pattern);
+
 #endif

@@ -8,7 +8,7 @@
  * '0' equals, '1' exact, '2' domain, '3' regex, '7' case-sensitive regex.
  *
  * Regex patterns and subjects are capped (MAX_REGEX, MAX_SUBJECT, and
- * regex_too_costly): glibc's regcomp copies the parse tree for every '+'
+ * fuzz_skips_regex): glibc's regcomp copies the parse tree for every '+'
  * and counted repetition, so "a++++...+" (30 of them) takes gigabytes;
  * such inputs would only make the fuzzer run out of memory in the C
  * library instead of exploring our code. See t/fuzz/README.md.
@@ -30,12 +30,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 /*
- * regex_too_costly - would glibc's regcomp blow up on PATTERN? More than one
+ * fuzz_skips_regex - would glibc's regcomp blow up on PATTERN? More than one
  * counted repetition, a count of three digits or more, or more than
  * MAX_REPEATS other repetition operators: the parse tree could grow beyond
  * 99 * 2^MAX_REPEATS copies.
  */
-static bool regex_too_costly(const char *pattern)
+static bool fuzz_skips_regex(const char *pattern)
 {
 	unsigned braces = 0, repeats = 0, digits = 0;
 
@@ -88,7 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ignore_case = !(data[0] & 4);
 	fuzz_split(data + 1, size - 1, &pattern, &subject);
 	if (kind == MATCH_REGEX && (strlen(pattern) > MAX_REGEX || strlen(subject) > MAX_SUBJECT ||
-				    regex_too_costly(pattern)))
+				    fuzz_skips_regex(pattern)))
 		goto done;
 	if (match_compile(&m, kind, pattern, ignore_case, err, sizeof(err)))
 		check_matcher(&m, pattern, subject);

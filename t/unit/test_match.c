@@ -79,6 +79,32 @@ static void test_bad_regex_reports_why(void **state)
 	match_free(&m);         /* safe after a failed compile */
 }
 
+static void test_regexes_too_costly_to_compile_are_refused(void **state)
+{
+	static const char *const refused[] = {
+		"a{1,32767}", "a+++", "a{255}{255}", "((a{1,255}){1,255}){1,255}", "(a{1,255}){1,255}",
+	};
+	static const char *const fine[] = {
+		"^[0-9]{1,3}(\\.[0-9]{1,3}){3}$", "(a|b)+c*", "(a{100}){100}", "x{0,255}y{0,255}",
+		"[[:alpha:]{]+", "\\{9999}", "[a{]{2}", "(((a+)+)+)+",
+	};
+	struct matcher m;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		assert_false(match_compile(&m, MATCH_REGEX, refused[i], false, err, sizeof(err)));
+		assert_non_null(strstr(err, "is too costly to compile"));
+	}
+	for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+		if (!match_compile(&m, MATCH_REGEX, fine[i], false, err, sizeof(err)))
+			fail_msg("%s: %s", fine[i], err);
+		match_free(&m);
+	}
+	assert_null(regex_too_costly("a{255}"));
+	assert_string_equal(regex_too_costly("a{256}"), "a repetition count above 255");
+}
+
 static void test_kind_names(void **state)
 {
 	(void)state;
@@ -95,6 +121,7 @@ int main(void)
 		cmocka_unit_test(test_domain_and_subdomains),
 		cmocka_unit_test(test_regex_searches_and_ignores_case_by_default),
 		cmocka_unit_test(test_bad_regex_reports_why),
+		cmocka_unit_test(test_regexes_too_costly_to_compile_are_refused),
 		cmocka_unit_test(test_kind_names),
 	};
 
