@@ -6,7 +6,6 @@
  */
 #include "test_support.h"
 
-#include <dirent.h>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -375,20 +374,6 @@ static void test_without_delegation_or_folder_nothing_is_spooled(void **state)
 	policy_unref(p);
 }
 
-/* files_in - how many entries DIR holds (besides . and ..). */
-static int files_in(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 static void test_small_messages_stay_in_memory_until_a_file_is_needed(void **state)
 {
 	struct fixture *f = *state;
@@ -402,21 +387,21 @@ static void test_small_messages_stay_in_memory_until_a_file_is_needed(void **sta
 	txn_eoh(t);
 	txn_body(t, "body\r\n", 6);
 	assert_int_equal(txn_eom(t).kind, VERDICT_CONTINUE);
-	assert_int_equal(files_in(f->spool), 0);        /* no rule needed the file */
+	assert_int_equal(count_files(f->spool), 0);        /* no rule needed the file */
 	assert_non_null(txn_message_path(t));           /* asked for: written out now */
-	assert_int_equal(files_in(f->spool), 1);
+	assert_int_equal(count_files(f->spool), 1);
 	txn_reset_message(t, NULL);
-	assert_int_equal(files_in(f->spool), 0);
+	assert_int_equal(count_files(f->spool), 0);
 
 	memset(big, 'x', sizeof(big));
 	txn_mail(t, "a@b.c", NULL);
 	txn_header(t, "Subject", "big");
 	txn_eoh(t);
 	txn_body(t, big, sizeof(big));
-	assert_int_equal(files_in(f->spool), 1);        /* past 64 KB: on disk already */
+	assert_int_equal(count_files(f->spool), 1);        /* past 64 KB: on disk already */
 	assert_int_equal(txn_eom(t).kind, VERDICT_CONTINUE);
 	txn_free(t);
-	assert_int_equal(files_in(f->spool), 0);
+	assert_int_equal(count_files(f->spool), 0);
 	policy_unref(p);
 }
 

@@ -8,7 +8,6 @@
 #include "test_support.h"
 #include "smtp_client.h"
 
-#include <dirent.h>
 #include <pthread.h>
 
 #include "correlation.h"
@@ -47,20 +46,6 @@ static int teardown(void **state)
 	free(f->spool);
 	free(f);
 	return 0;
-}
-
-/* spool_files - how many files are in the spool directory. */
-static int spool_files(const struct fixture *f)
-{
-	DIR *d = opendir(f->spool);
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
 }
 
 /* send_copy - send MESSAGE (CRLF text, no final dot) to the receiver; the reply to the dot in REPLY. */
@@ -153,7 +138,7 @@ static void test_copies_without_a_live_id_are_refused(void **state)
 	assert_string_equal(reply, "550 5.7.1 Error: unknown delegation id\r\n");
 	send_copy(f, "X-Delegate-Id: not-hex\r\n\r\nforged\r\n", reply, sizeof(reply));
 	assert_string_equal(reply, "550 5.7.1 Error: not a delegated copy\r\n");
-	assert_int_equal(spool_files(f), 0);
+	assert_int_equal(count_files(f->spool), 0);
 }
 
 static void test_two_id_fields_are_refused(void **state)
@@ -187,7 +172,7 @@ static void test_replayed_id_is_refused_and_late_copy_dropped(void **state)
 	snprintf(message, sizeof(message), "X-Delegate-Id: %s\r\n\r\ntoo late\r\n", late);
 	send_copy(f, message, reply, sizeof(reply));
 	assert_string_equal(reply, "250 2.0.0 Ok: late copy dropped\r\n");
-	assert_int_equal(spool_files(f), 0);
+	assert_int_equal(count_files(f->spool), 0);
 }
 
 static void test_abandoned_copy_leaves_no_file(void **state)
@@ -207,7 +192,7 @@ static void test_abandoned_copy_leaves_no_file(void **state)
 	/* Stopping waits for the session, which cleans up. */
 	receiver_stop(f->receiver);
 	f->receiver = NULL;
-	assert_int_equal(spool_files(f), 0);
+	assert_int_equal(count_files(f->spool), 0);
 }
 
 struct waiter {
@@ -257,7 +242,7 @@ static void test_hundreds_wait_while_the_receiver_serves(void **state)
 		assert_int_equal(w[i].status, CORR_ARRIVED);
 		corr_release(f->table, w[i].entry);
 	}
-	assert_int_equal(spool_files(f), 0);
+	assert_int_equal(count_files(f->spool), 0);
 	free(w);
 	free(threads);
 }

@@ -1,6 +1,6 @@
 /*
  * test_support.h - small helpers shared by the cmocka unit tests: load a
- * policy from inline JSON, make and remove a scratch directory.
+ * policy from inline JSON, make, count and remove a scratch directory.
  * Header-only (static functions) so that each test stays one file.
  */
 #ifndef MD_TEST_SUPPORT_H
@@ -12,6 +12,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,20 @@ static inline char *scratch_dir(void)
 	assert_true(asprintf(&path, "%s/md-test.XXXXXX", base) > 0);
 	assert_non_null(mkdtemp(path));
 	return path;
+}
+
+/* count_files - how many entries DIR holds, besides "." and "..". */
+static inline int count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
 }
 
 /* remove_tree - rm -rf PATH (scratch directories only). */
