@@ -27,28 +27,7 @@ shim_write_config "$PEERS_DIR/shim.json" "{ \"smtp\": \"127.0.0.1:$SINK_PORT\" }
 	'{ "max_sessions": 600, "command_timeout": "3s", "data_timeout": "30s" }'
 start_shim "$PEERS_DIR/policy.json" "$PEERS_DIR/shim.json" || bail_out "delegate-shim did not start"
 
-# The first third of the time is warm-up (pools, allocator arenas and thread
-# stacks reach their size); memory and descriptors are measured after it
-# and again at the end.
-seconds=$(load_seconds)
-start=$(date +%s)
-warm=$(LOAD_BATCH=1000 source_for $((seconds / 3)) -- -s "$sessions" -l 2048 "127.0.0.1:$SHIM_PORT")
-sink_wait "$warm" 60
-warm_rss=$(rss_kb "$SHIM_PID") warm_fds=$(fd_count "$SHIM_PID")
-diag "after warm-up ($warm messages): rss ${warm_rss} kB, ${warm_fds} descriptors"
-sent=$(LOAD_BATCH=1000 source_for $((seconds - seconds / 3)) -- -s "$sessions" -l 2048 "127.0.0.1:$SHIM_PORT")
-took=$(( $(date +%s) - start ))
-total=$((warm + sent))
-sink_wait "$total" 60
-end_rss=$(rss_kb "$SHIM_PID")
-check "the shim is still running after ${took} s of $sessions concurrent sessions" kill -0 "$SHIM_PID"
-check "it sent $total messages" test "$sent" -gt 0 -a "$warm" -gt 0
-is "$(sink_count)" "$total" "every message sent was delivered"
-diag "$((total / (took > 0 ? took : 1))) messages/s; rss at the end ${end_rss} kB"
-wait_until 10 test "$(fd_count "$SHIM_PID")" -le "$warm_fds"
-check_rss_flat "resident memory flat after warm-up (${warm_rss} -> ${end_rss} kB)" "$warm_rss" "$end_rss"
-check "no descriptor left open (${warm_fds} -> $(fd_count "$SHIM_PID"))" \
-	test "$(fd_count "$SHIM_PID")" -le "$warm_fds"
+load_run shim "$SHIM_PID" "$sessions" "$SHIM_PORT"
 check "no session thread left ($(thread_count "$SHIM_PID") threads)" test "$(thread_count "$SHIM_PID")" -le 4
 check "no spool file left" test -z "$(ls -A "$spool")"
 

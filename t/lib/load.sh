@@ -60,3 +60,36 @@ check_rss_flat() {
 		check "$1" test "$3" -le $(($2 + $2 / 10 + 4096))
 	fi
 }
+
+# load_run NAME PID SESSIONS PORT [SETTLE-CMD...] - the load phases and
+# their checks, for a daemon (PID, called NAME in the test lines) fed
+# through 127.0.0.1:PORT into smtp-sink. The first third of load_seconds
+# is warm-up (pools, allocator arenas and thread stacks reach their size);
+# memory and descriptors are measured after it and again at the end.
+# SETTLE-CMD, when given, must come true (up to 120 s) before the sink is
+# counted (Postfix's queue draining, say). Sets LOAD_TOTAL (messages sent).
+load_run() {
+	local name=$1 pid=$2 sessions=$3 port=$4 seconds start warm sent took
+	local warm_rss warm_fds end_rss
+	shift 4
+	seconds=$(load_seconds)
+	start=$(date +%s)
+	warm=$(LOAD_BATCH=1000 source_for $((seconds / 3)) -- -s "$sessions" -l 2048 "127.0.0.1:$port")
+	sink_wait "$warm" 120
+	warm_rss=$(rss_kb "$pid") warm_fds=$(fd_count "$pid")
+	diag "after warm-up ($warm messages): rss ${warm_rss} kB, ${warm_fds} descriptors"
+	sent=$(LOAD_BATCH=1000 source_for $((seconds - seconds / 3)) -- -s "$sessions" -l 2048 "127.0.0.1:$port")
+	took=$(( $(date +%s) - start ))
+	LOAD_TOTAL=$((warm + sent))
+	(( $# == 0 )) || wait_until 120 "$@"
+	sink_wait "$LOAD_TOTAL" 60
+	end_rss=$(rss_kb "$pid")
+	check "the $name is still running after ${took} s of $sessions concurrent sessions" kill -0 "$pid"
+	check "it sent $LOAD_TOTAL messages" test "$sent" -gt 0 -a "$warm" -gt 0
+	is "$(sink_count)" "$LOAD_TOTAL" "every message sent was delivered"
+	diag "$((LOAD_TOTAL / (took > 0 ? took : 1))) messages/s; rss at the end ${end_rss} kB"
+	wait_until 15 test "$(fd_count "$pid")" -le "$warm_fds"
+	check_rss_flat "resident memory flat after warm-up (${warm_rss} -> ${end_rss} kB)" "$warm_rss" "$end_rss"
+	check "no descriptor left open (${warm_fds} -> $(fd_count "$pid"))" \
+		test "$(fd_count "$pid")" -le "$warm_fds"
+}
