@@ -109,6 +109,7 @@ wait_until 10 pid_gone "$milter_pid"
 full=$PEERS_DIR/full
 mkdir -p "$full"
 if mount -t tmpfs -o size=64k tmpfs "$full" 2>/dev/null; then
+	peers_track_mount "$full"      # unmounted even if the test stops early
 	mkdir "$full/spool" "$full/quarantine"
 	head -c 60000 /dev/zero >"$full/filler" 2>/dev/null
 	sed -e "s|$PEERS_DIR/spool|$full/spool|" "$PEERS_DIR/q.json" |

@@ -27,6 +27,7 @@
 
 PEERS_DIR=
 PEERS_PIDS=()
+PEERS_MOUNTS=()
 PEERS_TESTS=0
 PEERS_FAILED=0
 
@@ -44,11 +45,14 @@ peers_init() {
 
 # peers_cleanup - stop every recorded process and remove $PEERS_DIR (EXIT trap).
 peers_cleanup() {
-	local status=$? pid
+	local status=$? pid dir
 	trap - EXIT INT TERM
 	[[ -n ${POSTFIX_DIR:-} ]] && stop_postfix
 	for pid in "${PEERS_PIDS[@]}"; do
 		stop_pid "$pid"
+	done
+	for dir in "${PEERS_MOUNTS[@]}"; do
+		umount "$dir" 2>/dev/null
 	done
 	if [[ -n $PEERS_DIR && -d $PEERS_DIR ]]; then
 		if [[ ${PEERS_KEEP:-0} == 1 ]]; then
@@ -58,6 +62,11 @@ peers_cleanup() {
 		fi
 	fi
 	exit "$status"
+}
+
+# peers_track_mount DIR - record a file system mounted on DIR for peers_cleanup.
+peers_track_mount() {
+	PEERS_MOUNTS+=("$1")
 }
 
 # peers_track PID - record a background process for peers_cleanup.
