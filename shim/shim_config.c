@@ -237,12 +237,40 @@ static void load_hostname(struct load_ctx *c, json_t *root, struct shim_config *
 	cfg->hostname = xstrdup(name);
 }
 
+/* The values of "bare_newline", one row each. */
+static const struct {
+	const char *name;
+	enum smtp_bare_newline mode;
+} bare_newline_rows[] = {
+	{ "reject", SMTP_BARE_REJECT },
+	{ "normalize", SMTP_BARE_NORMALIZE },
+};
+
+/* load_bare_newline - "bare_newline": what a bare LF from a client means. */
+static void load_bare_newline(struct load_ctx *c, json_t *root, struct shim_config *cfg)
+{
+	const char *text = lctx_string_member(c, root, "bare_newline", false);
+
+	cfg->bare_newline = SMTP_BARE_REJECT;
+	if (!text)
+		return;
+	for (size_t i = 0; i < sizeof(bare_newline_rows) / sizeof(bare_newline_rows[0]); i++) {
+		if (strcmp(text, bare_newline_rows[i].name) == 0) {
+			cfg->bare_newline = bare_newline_rows[i].mode;
+			return;
+		}
+	}
+	lctx_push_key(c, "bare_newline");
+	lctx_error(c, "expected \"reject\" or \"normalize\", got \"%s\"", text);
+	lctx_pop(c);
+}
+
 /* shim_config_load_text - load TEXT named NAME. */
 struct shim_config *shim_config_load_text(const char *text, const char *name,
 					  struct load_errors *errs)
 {
 	static const char *const keys[] = { "listen", "hostname", "next_hop", "limits",
-					    "comment", NULL };
+					    "bare_newline", "comment", NULL };
 	struct load_ctx c = { .file = name, .text = text, .errs = errs };
 	struct shim_config *cfg;
 	json_error_t jerr;
@@ -262,6 +290,7 @@ struct shim_config *shim_config_load_text(const char *text, const char *name,
 		load_hostname(&c, root, cfg);
 		load_next_hop(&c, json_object_get(root, "next_hop"), cfg);
 		load_limits(&c, json_object_get(root, "limits"), cfg);
+		load_bare_newline(&c, root, cfg);
 	}
 	json_decref(root);
 	if (errs->count != before) {

@@ -11,6 +11,7 @@
  *	  "listen": "127.0.0.1:2525",
  *	  "hostname": "mx.example.org",
  *	  "next_hop": { "maildir": "/var/mail/shim" },
+ *	  "bare_newline": "reject",
  *	  "limits": { "max_recipients": 100, "max_message_size": "50M",
  *	              "max_sessions": 100, "command_timeout": "5m",
  *	              "data_timeout": "10m" }
@@ -26,6 +27,7 @@
 
 #include "policy.h"
 #include "policy_load.h"
+#include "smtp_server.h"
 
 enum nexthop_kind { NEXTHOP_SMTP, NEXTHOP_MAILDIR };
 
@@ -42,6 +44,7 @@ struct shim_config {
 	unsigned max_sessions;
 	uint64_t command_timeout_ms;
 	uint64_t data_timeout_ms;
+	enum smtp_bare_newline bare_newline;    /* "bare_newline": reject (default) or normalize */
 };
 
 /* shim_config_load_file - load PATH; NULL when any error was found (see ERRS). */

@@ -69,6 +69,7 @@ static struct smtp_server_config server_config(const struct shim_config *cfg,
 		.max_sessions = cfg->max_sessions,
 		.command_timeout_ms = (unsigned)cfg->command_timeout_ms,
 		.data_timeout_ms = (unsigned)cfg->data_timeout_ms,
+		.bare_newline = cfg->bare_newline,
 	};
 }
 

@@ -1,7 +1,8 @@
 /*
  * smtp_dialogue.c - the SMTP server's side of the dialogue: the banner, a
  * table of commands with their order and syntax checks, the MAIL/RCPT
- * parameters, the DATA phase (dot-unstuffing, size limit), and the replies
+ * parameters, the DATA phase (end of data, dot-unstuffing, bare line ends,
+ * size limit), and the replies
  * that the handlers leave to the server.
  *
  * Replies follow Postfix's wording where there is one, so that logs and
@@ -288,45 +289,83 @@ static bool text_line(struct smtp_session *s, const char *line, size_t len, bool
 	return !handlers(s)->data_line || handlers(s)->data_line(s->ctx, line, len, more);
 }
 
+/* What receive_text found besides the text. */
+struct text_status {
+	bool oversize;          /* over max_message_size */
+	bool bare_lf;           /* a line ended in LF without CR */
+	bool bare_cr;           /* a CR that is not part of a line end */
+};
+
+/* strict - does the server refuse bare line ends (SMTP_BARE_REJECT)? */
+static bool strict(const struct smtp_session *s)
+{
+	return s->server->cfg.bare_newline == SMTP_BARE_REJECT;
+}
+
+/* text_refused - must the message be refused for what ST found? */
+static bool text_refused(const struct smtp_session *s, const struct text_status *st)
+{
+	return strict(s) && (st->bare_lf || st->bare_cr);
+}
+
 /*
- * receive_text - read message text up to the lone dot. False when the
+ * receive_text - read message text up to <CRLF>.<CRLF>. A "." line ends
+ * the data only when both the line before it and the dot itself end with
+ * CRLF (the DATA command's line end counts as the first). False when the
  * session ended on the way (client gone, timeout): the message is abandoned.
  */
-static bool receive_text(struct smtp_session *s, bool *oversize)
+static bool receive_text(struct smtp_session *s, struct text_status *st)
 {
 	uint64_t size = 0, max = s->server->cfg.max_message_size;
-	bool line_start = true, taking = true;
+	bool line_start = true, after_crlf = true, taking = true;
 	char *line;
 	size_t len;
 
 	for (;;) {
 		enum smtp_read rc = smtp_read_line(s, s->server->cfg.data_timeout_ms, &line, &len);
-		bool whole = rc == SMTP_LINE;
+		bool whole = rc == SMTP_LINE, crlf = whole && s->line_crlf;
 
 		if (rc == SMTP_TIMEOUT)
 			say(s, 421, "4.4.2 Error: timeout exceeded");
 		if (rc != SMTP_LINE && rc != SMTP_PARTIAL)
 			return false;
-		if (line_start && whole && len == 1 && line[0] == '.')
+		if (line_start && after_crlf && crlf && len == 1 && line[0] == '.')
 			return true;
-		if (line_start && len > 0 && line[0] == '.') {
+		st->bare_lf |= whole && !crlf;
+		st->bare_cr |= s->line_bare_cr;
+		if (line_start && len > 1 && line[0] == '.') {
 			line++;
 			len--;
 		}
 		size += len + (whole ? 2 : 0);
 		if (max && size > max)
-			*oversize = true;
-		if (taking && !*oversize)
+			st->oversize = true;
+		if (taking && !st->oversize && !text_refused(s, st))
 			taking = text_line(s, line, len, !whole);
 		line_start = whole;
+		if (whole)
+			after_crlf = crlf;
 	}
+}
+
+/* refuse_bare - the message held a bare LF or CR: abandon it, refuse, log. */
+static void refuse_bare(struct smtp_session *s, const struct text_status *st)
+{
+	const char *what = st->bare_lf ? "<LF>" : "<CR>";
+	char text[SMTP_REPLY_MAX];
+
+	abandon_message(s);
+	log_msg(LOG_NOTICE, "smtp: refused a message from %s:%u: bare %s received",
+		s->peer.addr, s->peer.port, what);
+	snprintf(text, sizeof(text), "5.5.2 Error: bare %s received", what);
+	say(s, 550, text);
 }
 
 /* cmd_data - DATA: the message text, then the handler's verdict on it. */
 static void cmd_data(struct smtp_session *s, char *args)
 {
 	struct smtp_reply r = { 0 };
-	bool oversize = false;
+	struct text_status st = { 0 };
 
 	if (*args) {
 		bad_command(s, 501, "5.5.4 Syntax: DATA");
@@ -347,16 +386,20 @@ static void cmd_data(struct smtp_session *s, char *args)
 		return;
 	}
 	say(s, 354, r.code ? r.text : "End data with <CR><LF>.<CR><LF>");
-	if (!receive_text(s, &oversize)) {
+	if (!receive_text(s, &st)) {
 		abandon_message(s);
 		s->closing = true;
 		return;
 	}
+	if (text_refused(s, &st)) {
+		refuse_bare(s, &st);
+		return;
+	}
 	memset(&r, 0, sizeof(r));
 	if (handlers(s)->data_end)
-		handlers(s)->data_end(s->ctx, oversize, &r);
+		handlers(s)->data_end(s->ctx, st.oversize, &r);
 	end_message(s);
-	if (oversize)
+	if (st.oversize)
 		say_decided(s, &r, 552, "5.3.4 Error: message file too big");
 	else
 		say_decided(s, &r, 250, "2.0.0 Ok: queued");
@@ -487,7 +530,9 @@ void smtp_dialogue(struct smtp_session *s)
 			bad_command(s, 500, "5.5.2 Error: line too long");
 			continue;
 		}
-		if (rc == SMTP_LINE)
+		if (rc == SMTP_LINE && !s->line_crlf && strict(s))
+			bad_command(s, 500, "5.5.2 Error: bare <LF> received");
+		else if (rc == SMTP_LINE)
 			run_command(s, line, len);
 		else if (rc == SMTP_TIMEOUT)
 			say(s, 421, "4.4.2 Error: timeout exceeded");

@@ -116,7 +116,18 @@ static enum smtp_read fill(struct smtp_session *s, unsigned timeout_ms)
 	return SMTP_LINE;
 }
 
-/* smtp_read_line - the next line (see smtp_server_int.h). */
+/* note_bare_cr - does TEXT hold a CR that is not part of a line end? */
+static bool note_bare_cr(const char *text, size_t len)
+{
+	return memchr(text, '\r', len) != NULL;
+}
+
+/*
+ * smtp_read_line - the next line (see smtp_server_int.h). Lines are split
+ * at LF; s->line_crlf says whether a CR came before it (a real line end)
+ * and s->line_bare_cr whether the text holds a CR of its own. What a bare
+ * LF or CR means is the dialogue's business, never this reader's.
+ */
 enum smtp_read smtp_read_line(struct smtp_session *s, unsigned timeout_ms,
 			      char **line, size_t *len)
 {
@@ -130,8 +141,10 @@ enum smtp_read smtp_read_line(struct smtp_session *s, unsigned timeout_ms,
 			size_t n = (size_t)(nl - start);
 
 			s->in_pos += n + 1;
+			s->line_crlf = n > 0 && start[n - 1] == '\r';
 			*line = start;
-			*len = n > 0 && start[n - 1] == '\r' ? n - 1 : n;
+			*len = s->line_crlf ? n - 1 : n;
+			s->line_bare_cr = note_bare_cr(start, *len);
 			return SMTP_LINE;
 		}
 		if (avail == sizeof(s->in)) {
@@ -141,6 +154,8 @@ enum smtp_read smtp_read_line(struct smtp_session *s, unsigned timeout_ms,
 			s->in_pos += n;
 			*line = start;
 			*len = n;
+			s->line_crlf = false;
+			s->line_bare_cr = note_bare_cr(start, n);
 			return SMTP_PARTIAL;
 		}
 		if (s->in_pos > 0) {

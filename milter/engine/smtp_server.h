@@ -22,6 +22,25 @@
  * data_end is called with OVERSIZE set (the server then answers 552 unless
  * the handler chose a reply).
  *
+ * Line ends. Only CRLF ends a line (RFC 5321 2.3.8) and only
+ * <CRLF>.<CRLF> ends the data (4.1.1.4): a bare LF or CR never ends the
+ * message, whatever follows it, so no client can smuggle a second message
+ * past a server that reads line ends differently (CVE-2023-51764). What a
+ * bare LF does otherwise is the configuration's bare_newline:
+ *   SMTP_BARE_REJECT     (the default) a command line ending in a bare LF
+ *                        gets "500 5.5.2" and is not run; a message that
+ *                        holds a bare LF or bare CR is read to its real end,
+ *                        never passed on (data_line stops, reset is called)
+ *                        and refused with "550 5.5.2 ... bare <LF>
+ *                        received", and the server logs it; as Postfix's
+ *                        smtpd_forbid_bare_newline = reject
+ *   SMTP_BARE_NORMALIZE  a bare LF ends a command line, and a line of
+ *                        message text as if it were CRLF (data_line gets
+ *                        the line; the handler writes CRLF), but never the
+ *                        data: a "." line next to a bare LF is text. A
+ *                        bare CR stays in the text. As Postfix's
+ *                        smtpd_forbid_bare_newline = normalize
+ *
  * Threads and ownership. Handlers run in the session's thread; a session's
  * handlers never run concurrently with each other. The strings passed to
  * handlers are borrowed for the call. The server copies its configuration;
@@ -83,6 +102,9 @@ struct smtp_handlers {
 	void (*reset)(void *session);
 };
 
+/* What a bare LF means (see "Line ends" above). */
+enum smtp_bare_newline { SMTP_BARE_REJECT, SMTP_BARE_NORMALIZE };
+
 struct smtp_server_config {
 	const char *host;               /* numeric address to bind: "127.0.0.1", "::1" */
 	unsigned port;                  /* 0: any free port (see smtp_server_port) */
@@ -93,6 +115,7 @@ struct smtp_server_config {
 	unsigned command_timeout_ms;    /* waiting for a command; 0: 5 minutes */
 	unsigned data_timeout_ms;       /* waiting for message text; 0: 10 minutes */
 	int backlog;                    /* listen(2) backlog; 0: 128 */
+	enum smtp_bare_newline bare_newline;    /* 0: SMTP_BARE_REJECT */
 };
 
 struct smtp_server;

@@ -56,6 +56,8 @@ struct smtp_session {
 	bool closing;                   /* end after the pending replies */
 	unsigned rcpt_count;
 	unsigned errors;
+	bool line_crlf;                 /* the last line read ended with CRLF */
+	bool line_bare_cr;              /* the last line (or piece) read holds a CR */
 	char in[SMTP_IN_BUF];
 	size_t in_pos, in_len;
 	char out[SMTP_OUT_BUF];
@@ -64,7 +66,7 @@ struct smtp_session {
 
 /* How reading a line ended. */
 enum smtp_read {
-	SMTP_LINE,              /* a whole line (line end removed) */
+	SMTP_LINE,              /* a whole line up to LF (LF or CRLF removed) */
 	SMTP_PARTIAL,           /* the start of a line longer than the buffer */
 	SMTP_EOF,               /* the client closed (or the server is stopping) */
 	SMTP_TIMEOUT,
@@ -74,7 +76,10 @@ enum smtp_read {
 /*
  * smtp_read_line - the next line, flushing pending replies first when it
  * must wait for input (that is what makes PIPELINING work). *LINE points
- * into the session's buffer until the next call.
+ * into the session's buffer until the next call. A line ends at LF; the
+ * session's line_crlf says whether CR came before it (only CRLF is a line
+ * end in SMTP: the dialogue decides what a bare LF means) and line_bare_cr
+ * whether the text holds a CR that is not part of a line end.
  */
 enum smtp_read smtp_read_line(struct smtp_session *s, unsigned timeout_ms,
 			      char **line, size_t *len);

@@ -115,6 +115,27 @@ check "the shim notices the client left mid-DATA" grep -q "message abandoned" "$
 is "$(maildir_count "$maildir")" "$n" "nothing is delivered from an abandoned DATA"
 is "$(files_in "$spool")" 0 "no spool file is left behind"
 
+# SMTP smuggling (CVE-2023-51764): a bare <LF>.<LF> (or <LF>.<CR><LF>) inside
+# DATA neither ends the message nor lets a second message with another
+# sender through; by default the whole message is refused and logged.
+declare -A fake_ends=([LF.LF]='\n.\n' [LF.CRLF]='\n.\r\n' [CRLF.LF]='\r\n.\n')
+for name in "${!fake_ends[@]}"; do
+	fake_end=${fake_ends[$name]}
+	n=$(maildir_count "$maildir")
+	out=$(
+		exec 3<>"/dev/tcp/127.0.0.1/$SHIM_PORT"
+		printf 'HELO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n' >&3
+		sleep 0.3
+		printf "Subject: carrier\r\n\r\nbody${fake_end}MAIL FROM:<evil@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nSubject: smuggled\r\n\r\nforged\r\n.\r\nQUIT\r\n" >&3
+		timeout 5 cat <&3
+	)
+	like "$out" '^550 5\.5\.2 Error: bare <LF> received' "smuggling with <$name>: the message is refused with 550 5.5.2"
+	unlike "$out" 'queued' "smuggling with <$name>: no message is accepted"
+	is "$(maildir_count "$maildir")" "$n" "smuggling with <$name>: nothing is delivered"
+done
+check "the shim logs the bare <LF>" grep -q "bare <LF> received" "$SHIM_LOG"
+unlike "$(cat "$maildir"/new/* 2>/dev/null)" 'smuggled|evil@' "no smuggled message reached the Maildir"
+
 rm -f "$maildir"/new/*
 smtp-source -s 20 -m 200 -f a@example.org -t b@example.net "127.0.0.1:$SHIM_PORT" \
 	>"$PEERS_DIR/source.log" 2>&1

@@ -122,7 +122,7 @@ static void test_every_error_is_reported_with_its_place(void **state)
 		"  \"lisen\": \"127.0.0.1:25\"\n"
 		"}\n",
 		"shim.json:7:3: lisen: unknown key \"lisen\"; expected one of: listen, hostname, "
-		"next_hop, limits, comment\n"
+		"next_hop, limits, bare_newline, comment\n"
 		"shim.json:2:13: listen: invalid address \"localhost:25\": expected NUMERIC-HOST:PORT "
 		"(\"127.0.0.1:2525\", \"[::1]:2525\")\n"
 		"shim.json:3:15: hostname: invalid host name \"bad host\": expected letters, digits, "
@@ -138,6 +138,21 @@ static void test_every_error_is_reported_with_its_place(void **state)
 		"expected a byte count or a size such as \"50M\"\n"
 		"shim.json:6:30: limits.data_timeout: invalid duration (unknown unit (ms, s, m or h)): "
 		"expected a duration such as \"60s\" or \"5m\"");
+}
+
+static void test_bare_newline_defaults_to_reject_and_takes_normalize(void **state)
+{
+	struct shim_config *c = config_ok("{\"next_hop\": {\"maildir\": \"/m\"}}");
+
+	(void)state;
+	assert_int_equal(c->bare_newline, SMTP_BARE_REJECT);
+	shim_config_free(c);
+	c = config_ok("{\"next_hop\": {\"maildir\": \"/m\"}, \"bare_newline\": \"normalize\"}");
+	assert_int_equal(c->bare_newline, SMTP_BARE_NORMALIZE);
+	shim_config_free(c);
+	assert_config_error("{\"next_hop\": {\"maildir\": \"/m\"}, \"bare_newline\": \"allow\"}",
+			    "shim.json:1:49: bare_newline: expected \"reject\" or \"normalize\", "
+			    "got \"allow\"");
 }
 
 static void test_unreadable_file_says_why(void **state)
@@ -173,6 +188,7 @@ int main(void)
 		cmocka_unit_test(test_missing_next_hop_is_reported_at_the_top),
 		cmocka_unit_test(test_both_next_hops_at_once_are_refused),
 		cmocka_unit_test(test_every_error_is_reported_with_its_place),
+		cmocka_unit_test(test_bare_newline_defaults_to_reject_and_takes_normalize),
 		cmocka_unit_test(test_unreadable_file_says_why),
 		cmocka_unit_test(test_summary_names_listen_and_next_hop),
 	};

@@ -1,6 +1,7 @@
 /*
  * test_smtp_server.c - the SMTP server module against a raw client:
- * dialogue order and syntax, pipelining, dot-unstuffing, long lines, size,
+ * dialogue order and syntax, pipelining, dot-unstuffing, bare line ends
+ * (no smuggling), long lines, size,
  * recipient and session limits, timeouts, handler refusals, a client that
  * vanishes mid-DATA, and stopping with sessions open.
  */
@@ -261,21 +262,94 @@ static void test_pipelined_transaction_is_answered_in_order(void **state)
 	free(f);
 }
 
-static void test_bare_lf_ends_lines_too(void **state)
+/* The smuggling payload: a fake end of data, then a second message's commands. */
+#define SMUGGLED "MAIL FROM:<evil@example.net>\r\nRCPT TO:<victim@example.com>\r\nDATA\r\n" \
+		 "Subject: smuggled\r\n\r\nforged\r\n.\r\n"
+
+/* send_message_start - EHLO, one recipient and DATA, answered up to 354. */
+static void send_message_start(struct fixture *f)
+{
+	connect_and_greet(f);
+	client_send(&f->client, "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\n");
+	client_expect(&f->client, "250 ");
+	client_expect(&f->client, "250 ");
+	client_expect(&f->client, "354 ");
+}
+
+static void test_bare_lf_dot_never_ends_the_data_nor_smuggles_a_message(void **state)
+{
+	static const struct { const char *end, *reply; } fake_ends[] = {
+		{ "\n.\n", "550 5.5.2 Error: bare <LF> received" },
+		{ "\n.\r\n", "550 5.5.2 Error: bare <LF> received" },
+		{ "\r\n.\n", "550 5.5.2 Error: bare <LF> received" },
+		{ "\r.\r\n", "550 5.5.2 Error: bare <CR> received" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(fake_ends) / sizeof(fake_ends[0]); i++) {
+		struct fixture *f = start((struct smtp_server_config){ 0 });
+		char text[512];
+
+		send_message_start(f);
+		snprintf(text, sizeof(text), "Subject: a\r\n\r\nbody%s" SMUGGLED "QUIT\r\n",
+			 fake_ends[i].end);
+		client_send(&f->client, text);
+		/* One reply to the whole text, then the QUIT: no MAIL of the attacker's ran. */
+		client_expect(&f->client, fake_ends[i].reply);
+		client_expect(&f->client, "221 2.0.0 Bye");
+		smtp_server_stop(f->server);
+		assert_null(strstr(f->rec.events, "evil@"));
+		assert_null(strstr(f->rec.events, "end"));
+		assert_non_null(strstr(f->rec.events, "data;reset;close;"));
+		client_close(&f->client);
+		free(f);
+	}
+}
+
+static void test_bare_lf_in_a_command_gets_500_and_is_not_run(void **state)
 {
 	struct fixture *f = start((struct smtp_server_config){ 0 });
 
 	(void)state;
 	client_connect(&f->client, smtp_server_port(f->server));
 	client_expect(&f->client, "220 ");
-	client_send(&f->client, "HELO c\nMAIL FROM:<a@b>\nRCPT TO:<c@d>\nDATA\n");
+	client_send(&f->client, "HELO c\nMAIL FROM:<a@b>\r\n");
+	client_expect(&f->client, "500 5.5.2 Error: bare <LF> received");
+	client_expect(&f->client, "503 5.5.1 Error: send HELO/EHLO first");
+	client_send(&f->client, "HELO c\r\n");
+	client_expect(&f->client, "250 test.example");
+	finish(f);
+}
+
+static void test_crlf_clean_text_with_dots_is_taken_whole(void **state)
+{
+	struct fixture *f = start((struct smtp_server_config){ 0 });
+
+	(void)state;
+	send_message_start(f);
+	client_send(&f->client, "Subject: dots\r\n\r\n..\r\n...x\r\n.\r\n");
+	client_expect(&f->client, "250 2.0.0 Ok: queued");
+	assert_string_equal(f->rec.message, "Subject: dots\n\n.\n..x\n");
+	finish(f);
+}
+
+static void test_normalize_makes_bare_lf_a_line_end_but_never_the_end_of_data(void **state)
+{
+	struct fixture *f = start((struct smtp_server_config){ .bare_newline = SMTP_BARE_NORMALIZE });
+
+	(void)state;
+	client_connect(&f->client, smtp_server_port(f->server));
+	client_expect(&f->client, "220 ");
+	client_send(&f->client, "HELO c\nMAIL FROM:<a@example.com>\nRCPT TO:<b@example.com>\nDATA\n");
 	client_expect(&f->client, "250 test.example");
 	client_expect(&f->client, "250 ");
 	client_expect(&f->client, "250 ");
 	client_expect(&f->client, "354 ");
-	client_send(&f->client, "Subject: lf\n\nline one\r\n.line two\n.\n");
+	client_send(&f->client, "Subject: lf\n\nbody\n.\n" SMUGGLED);
 	client_expect(&f->client, "250 2.0.0 Ok: queued");
-	assert_string_equal(f->rec.message, "Subject: lf\n\nline one\nline two\n");
+	assert_string_equal(f->rec.message, "Subject: lf\n\nbody\n.\nMAIL FROM:<evil@example.net>\n"
+			    "RCPT TO:<victim@example.com>\nDATA\nSubject: smuggled\n\nforged\n");
+	assert_null(strstr(f->rec.events, "mail:evil@"));
 	finish(f);
 }
 
@@ -454,7 +528,10 @@ int main(void)
 		cmocka_unit_test(test_commands_out_of_order_get_503),
 		cmocka_unit_test(test_syntax_errors_get_500_501_555),
 		cmocka_unit_test(test_pipelined_transaction_is_answered_in_order),
-		cmocka_unit_test(test_bare_lf_ends_lines_too),
+		cmocka_unit_test(test_bare_lf_dot_never_ends_the_data_nor_smuggles_a_message),
+		cmocka_unit_test(test_bare_lf_in_a_command_gets_500_and_is_not_run),
+		cmocka_unit_test(test_crlf_clean_text_with_dots_is_taken_whole),
+		cmocka_unit_test(test_normalize_makes_bare_lf_a_line_end_but_never_the_end_of_data),
 		cmocka_unit_test(test_long_lines_arrive_in_pieces_and_whole),
 		cmocka_unit_test(test_oversize_message_gets_552_after_the_data),
 		cmocka_unit_test(test_recipient_limit_gives_452),
