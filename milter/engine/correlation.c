@@ -171,6 +171,25 @@ enum corr_delivery corr_deliver(struct corr_table *t, const char *id, char *path
 	return result;
 }
 
+/* corr_peek - what corr_deliver would say of ID, without delivering. */
+enum corr_delivery corr_peek(struct corr_table *t, const char *id)
+{
+	struct corr_entry *e;
+	struct recent_id *r;
+	enum corr_delivery result = CORR_UNKNOWN;
+
+	if (strlen(id) != CORR_ID_LEN)
+		return CORR_UNKNOWN;
+	pthread_mutex_lock(&t->lock);
+	e = *find(t, id);
+	if (e)
+		result = e->delivered ? CORR_REPLAYED : CORR_ACCEPTED;
+	else if ((r = recent_lookup(t, id)))
+		result = r->delivered ? CORR_REPLAYED : CORR_LATE;
+	pthread_mutex_unlock(&t->lock);
+	return result;
+}
+
 /* corr_wait - sleep until the copy arrived, the deadline, or a tick. */
 enum corr_wait_status corr_wait(struct corr_table *t, struct corr_entry *e,
 				uint64_t deadline_ms, uint64_t tick_ms)

@@ -25,7 +25,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define CORR_ID_LEN 32
+#include "msg_text.h"
+
+#define CORR_ID_LEN MSG_ID_LEN
 
 struct corr_table;
 struct corr_entry;
@@ -50,6 +52,13 @@ struct corr_entry *corr_register(struct corr_table *t, char id[CORR_ID_LEN + 1])
 
 /* corr_deliver - hand the copy at PATH to entry ID; the table takes PATH when accepted. */
 enum corr_delivery corr_deliver(struct corr_table *t, const char *id, char *path);
+
+/*
+ * corr_peek - what corr_deliver would say of ID now, changing nothing
+ * (CORR_ACCEPTED: a transaction waits for it). The receiver uses it to pick
+ * the live id of a copy that carries several.
+ */
+enum corr_delivery corr_peek(struct corr_table *t, const char *id);
 
 /*
  * corr_wait - sleep until the copy of E arrived, DEADLINE_MS (CLOCK_MONOTONIC

@@ -1,9 +1,19 @@
 /*
  * receiver.c - the SMTP socket where delegates send their filtered copies:
- * an smtp_server whose sessions spool each message to a file, leaving the
- * X-Delegate-Id field out and remembering its value, and hand the file to
- * the correlation table at the end of data. The reply to the delegate says
- * what became of the copy (see receiver.h).
+ * an smtp_server whose sessions spool each message to a file, leaving every
+ * X-Delegate-Id field out and remembering the ids they carry, and hand the
+ * file to the correlation table at the end of data. The reply to the
+ * delegate says what became of the copy (see receiver.h).
+ *
+ * Where the id is. A filter that adds fields (clamsmtpd) keeps our field at
+ * the top of the header. A filter that repackages the message (SpamAssassin's
+ * report_safe 1 and 2, as spampd and amavisd-new run it) returns a new
+ * message with the original attached, as a message/rfc822 or a text part:
+ * our field is then at the top of the embedded header. So every line of the
+ * copy that starts an X-Delegate-Id field, with its folded lines, is taken
+ * out and its id noted, wherever it is; what the copy is matched to is the
+ * one id among them that a transaction waits for (a sender cannot know a
+ * live id: 128 random bits, never shown to anyone but the delegate).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,16 +25,26 @@
 
 #include "correlation.h"
 #include "log.h"
+#include "msg_text.h"
 #include "receiver.h"
 #include "smtp_server.h"
 
-#define ID_FIELD "X-Delegate-Id"
 #define RECEIVER_MAX_SIZE (1024ULL * 1024 * 1024)  /* beyond any sane copy */
+#define ID_VALUE_MAX 128                /* far longer than any id of ours */
 
 struct receiver {
 	struct smtp_server *server;
 	struct corr_table *table;       /* borrowed */
 	char *spool_dir;
+};
+
+/* The ids a copy carries, by what the correlation table says of them. */
+struct copy_ids {
+	char live[CORR_ID_LEN + 1];     /* the id a transaction waits for, or "" */
+	char late[CORR_ID_LEN + 1];     /* an id whose transaction gave up, or "" */
+	char other[CORR_ID_LEN + 1];    /* a replayed or unknown id, or "" */
+	unsigned fields;                /* id fields seen (well-formed or not) */
+	bool ambiguous;                 /* two different live ids: trust neither */
 };
 
 /* One session's state: the message being spooled. */
@@ -34,13 +54,12 @@ struct receiver_session {
 	FILE *spool;
 	char *path;
 	bool failed;                    /* writing the spool file failed */
-	bool in_header;                 /* still in the header block */
 	bool line_start;                /* the next text starts a line */
-	bool skipping;                  /* inside the X-Delegate-Id field */
-	char field[128];                /* the id field's value, unfolded */
+	bool skipping;                  /* inside an X-Delegate-Id field */
+	char field[ID_VALUE_MAX];       /* the id field's value so far */
 	size_t field_len;
-	char id[CORR_ID_LEN + 1];
-	bool id_bad;                    /* an id field that is not one of ours in form */
+	bool field_long;                /* the value did not fit: not one of ours */
+	struct copy_ids ids;
 };
 
 /* discard_spool - close and remove the message being spooled. */
@@ -84,10 +103,9 @@ static void data_start(void *session, struct smtp_reply *r)
 	int fd;
 
 	discard_spool(rs);
-	rs->failed = rs->skipping = rs->id_bad = false;
-	rs->field_len = 0;
-	rs->in_header = rs->line_start = true;
-	rs->id[0] = '\0';
+	rs->failed = rs->skipping = false;
+	rs->line_start = true;
+	rs->ids = (struct copy_ids){ 0 };
 	if (asprintf(&rs->path, "%s/copy.XXXXXX", rs->receiver->spool_dir) < 0)
 		abort();
 	fd = mkostemp(rs->path, O_CLOEXEC);
@@ -102,87 +120,74 @@ static void data_start(void *session, struct smtp_reply *r)
 	}
 }
 
-/* take_id - the id field ended: remember its value, if it is one of ours in form. */
-static void take_id(struct receiver_session *rs)
+/* note_id - an id field ended: file its id by what the table says of it. */
+static void note_id(struct receiver_session *rs)
 {
-	const char *v = rs->field;
-	size_t n = rs->field_len;
+	struct copy_ids *ids = &rs->ids;
+	char id[CORR_ID_LEN + 1];
 
 	rs->skipping = false;
-	while (n > 0 && (*v == ' ' || *v == '\t'))
-		v++, n--;
-	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-		n--;
-	if (rs->id[0] || rs->id_bad || n != CORR_ID_LEN || strspn(v, "0123456789abcdef") < n) {
-		rs->id_bad = true;      /* a second field, or not our form: trust neither */
+	ids->fields++;
+	if (rs->field_long || !msg_parse_id(rs->field, rs->field_len, id))
 		return;
+	switch (corr_peek(rs->receiver->table, id)) {
+	case CORR_ACCEPTED:
+		if (ids->live[0] && strcmp(ids->live, id) != 0)
+			ids->ambiguous = true;
+		memcpy(ids->live, id, sizeof(id));
+		break;
+	case CORR_LATE:
+		memcpy(ids->late, id, sizeof(id));
+		break;
+	case CORR_REPLAYED:
+	case CORR_UNKNOWN:
+		memcpy(ids->other, id, sizeof(id));
+		break;
 	}
-	memcpy(rs->id, v, n);
-	rs->id[n] = '\0';
 }
 
 /* add_to_field - append a piece of the id field's value. */
 static void add_to_field(struct receiver_session *rs, const char *text, size_t len)
 {
 	if (rs->field_len + len >= sizeof(rs->field)) {
-		rs->id_bad = true;      /* far longer than any id of ours */
+		rs->field_long = true;
 		return;
 	}
 	memcpy(rs->field + rs->field_len, text, len);
 	rs->field_len += len;
-	rs->field[rs->field_len] = '\0';
 }
 
-/* is_id_field - does the header line TEXT start the X-Delegate-Id field? Where its value starts in *VALUE. */
-static bool is_id_field(const char *text, size_t len, size_t *value)
+/* line_is_id - at the start of a line: is it (part of) an id field, to be left out? */
+static bool line_is_id(struct receiver_session *rs, const char *text, size_t len, bool more)
 {
-	size_t k = sizeof(ID_FIELD) - 1, i = k;
+	size_t value = 0;
 
-	if (len < k || strncasecmp(text, ID_FIELD, k) != 0)
-		return false;
-	while (i < len && (text[i] == ' ' || text[i] == '\t'))
-		i++;
-	if (i >= len || text[i] != ':')
-		return false;
-	*value = i + 1;
-	return true;
-}
-
-/* header_line - at the start of a header line: is it (part of) the id field? */
-static bool header_line(struct receiver_session *rs, const char *text, size_t len)
-{
-	size_t value;
-
-	if (len > 0 && (text[0] == ' ' || text[0] == '\t')) {
-		if (rs->skipping)
-			add_to_field(rs, text, len);
-		return rs->skipping;
+	if (rs->skipping && len > 0 && (text[0] == ' ' || text[0] == '\t')) {
+		add_to_field(rs, text, len);
+		return true;
 	}
 	if (rs->skipping)
-		take_id(rs);
-	if (len == 0) {
-		rs->in_header = false;
-		return false;
-	}
-	if (!is_id_field(text, len, &value))
+		note_id(rs);
+	if (!msg_is_field(text, len, MSG_ID_FIELD, more, &value))
 		return false;
 	rs->skipping = true;
 	rs->field_len = 0;
+	rs->field_long = false;
 	add_to_field(rs, text + value, len - value);
 	return true;
 }
 
-/* data_line - spool one line, leaving the id field out. */
+/* data_line - spool one line, leaving id fields out. */
 static bool data_line(void *session, const char *text, size_t len, bool more)
 {
 	struct receiver_session *rs = session;
-	bool skip = rs->skipping;
+	bool skip;
 
 	if (!rs->spool || rs->failed)
 		return false;
-	if (rs->line_start && rs->in_header)
-		skip = header_line(rs, text, len);
-	else if (skip)
+	if (rs->line_start)
+		skip = line_is_id(rs, text, len, more);
+	else if ((skip = rs->skipping))
 		add_to_field(rs, text, len);    /* the rest of a long id line */
 	rs->line_start = !more;
 	if (skip)
@@ -208,29 +213,36 @@ static bool finish_spool(struct receiver_session *rs)
 	return ok;
 }
 
+/* chosen_id - the id the copy is matched to: the live one, else a late one, else any. */
+static const char *chosen_id(const struct copy_ids *ids)
+{
+	return ids->live[0] ? ids->live : ids->late[0] ? ids->late : ids->other;
+}
+
 /* deliver - hand the spooled copy over; the reply says what became of it. */
 static void deliver(struct receiver_session *rs, struct smtp_reply *r)
 {
 	char *path = rs->path;
+	const char *id = chosen_id(&rs->ids);
 
 	rs->path = NULL;
-	switch (corr_deliver(rs->receiver->table, rs->id, path)) {
+	switch (corr_deliver(rs->receiver->table, id, path)) {
 	case CORR_ACCEPTED:
-		log_msg(LOG_DEBUG, "receiver: copy for id=%s from %s handed over", rs->id, rs->peer.addr);
+		log_msg(LOG_DEBUG, "receiver: copy for id=%s from %s handed over", id, rs->peer.addr);
 		smtp_reply_set(r, 250, "2.0.0 Ok: copy handed over");
 		return;                 /* the table has PATH */
 	case CORR_LATE:
 		log_msg(LOG_NOTICE, "receiver: copy for id=%s from %s arrived after its transaction "
-			"gave up; dropped", rs->id, rs->peer.addr);
+			"gave up; dropped", id, rs->peer.addr);
 		smtp_reply_set(r, 250, "2.0.0 Ok: late copy dropped");
 		break;
 	case CORR_REPLAYED:
-		log_msg(LOG_WARNING, "receiver: refused a replayed copy id=%s from %s", rs->id,
+		log_msg(LOG_WARNING, "receiver: refused a replayed copy id=%s from %s", id,
 			rs->peer.addr);
 		smtp_reply_set(r, 550, "5.7.1 Error: delegation id already used");
 		break;
 	case CORR_UNKNOWN:
-		log_msg(LOG_WARNING, "receiver: refused a copy with unknown id=%s from %s", rs->id,
+		log_msg(LOG_WARNING, "receiver: refused a copy with unknown id=%s from %s", id,
 			rs->peer.addr);
 		smtp_reply_set(r, 550, "5.7.1 Error: unknown delegation id");
 		break;
@@ -248,16 +260,17 @@ static void data_end(void *session, bool oversize, struct smtp_reply *r)
 		smtp_reply_set(r, 451, "4.3.0 Error: cannot spool the message");
 		return;
 	}
-	if (rs->skipping)               /* the message ended inside the id field */
-		take_id(rs);
+	if (rs->skipping)               /* the message ended inside an id field */
+		note_id(rs);
 	if (!finish_spool(rs)) {
 		discard_spool(rs);
 		smtp_reply_set(r, 451, "4.3.0 Error: cannot spool the message");
 	} else if (oversize) {
 		discard_spool(rs);
-	} else if (!rs->id[0] || rs->id_bad) {
+	} else if (!*chosen_id(&rs->ids) || rs->ids.ambiguous) {
 		log_msg(LOG_WARNING, "receiver: refused a message from %s %s", rs->peer.addr,
-			rs->id_bad ? "with a malformed or repeated X-Delegate-Id" : "without X-Delegate-Id");
+			rs->ids.ambiguous ? "with two live X-Delegate-Ids" :
+			rs->ids.fields ? "with a malformed X-Delegate-Id" : "without X-Delegate-Id");
 		discard_spool(rs);
 		smtp_reply_set(r, 550, "5.7.1 Error: not a delegated copy");
 	} else {

@@ -2,12 +2,15 @@
  * receiver.h - the SMTP socket where delegates send their filtered copies.
  *
  * A receiver is an smtp_server whose sessions spool each incoming message
- * to a file in the spool directory, taking the X-Delegate-Id header out of
- * it, and then hand the file to the correlation table. It answers 250 only
- * once the copy has been handed over (written and closed); a copy whose id
- * is missing, unknown or replayed is refused with 550 and logged, so nobody
- * can inject mail through it; a copy for a transaction that already gave up
- * is acknowledged, logged and dropped.
+ * to a file in the spool directory, taking every X-Delegate-Id field out of
+ * it (at the top, or in the original a filter attached when it repackaged
+ * the message), and then hand the file to the correlation table, matched by
+ * the one id a transaction waits for. It answers 250 only once the copy has
+ * been handed over (written and closed); a copy without a live id (none,
+ * malformed, unknown, replayed, or two different live ones) is refused with
+ * 550 and logged, so nobody can inject mail through it; a copy for a
+ * transaction that already gave up is acknowledged, logged and dropped.
+ * Copies must be CRLF-clean: a bare LF or CR gets 550 5.5.2.
  *
  * Ownership: the receiver borrows TABLE (it must outlive the receiver) and
  * copies the address and spool directory. Start and stop from one thread;

@@ -105,24 +105,93 @@ static void test_copy_with_live_id_is_handed_over_without_the_id(void **state)
 	corr_release(f->table, e);
 }
 
-static void test_folded_id_field_is_left_out_whole(void **state)
+/* expect_copy - send MESSAGE for E: handed over, and spooled as EXPECTED. */
+static void expect_copy(struct fixture *f, struct corr_entry *e, const char *message,
+			const char *expected)
 {
-	struct fixture *f = *state;
-	char id[CORR_ID_LEN + 1], message[1024], reply[512];
-	struct corr_entry *e = corr_register(f->table, id);
-	char *path, *text;
+	char reply[512], *path, *text;
 
-	snprintf(message, sizeof(message), "Subject: a\r\nx-delegate-id :\r\n\t%s\r\nTo: b\r\n\r\n"
-		 "X-Delegate-Id: in the body stays\r\n", id);
 	send_copy(f, message, reply, sizeof(reply));
 	assert_string_equal(reply, "250 2.0.0 Ok: copy handed over\r\n");
 	path = corr_take_copy(f->table, e);
 	assert_non_null(path);
 	text = read_file(path);
-	assert_string_equal(text, "Subject: a\r\nTo: b\r\n\r\nX-Delegate-Id: in the body stays\r\n");
+	assert_string_equal(text, expected);
 	unlink(path);
 	free(path);
 	free(text);
+}
+
+static void test_every_id_field_is_left_out_folded_or_in_the_body(void **state)
+{
+	struct fixture *f = *state;
+	char id[CORR_ID_LEN + 1], message[1024];
+	struct corr_entry *e = corr_register(f->table, id);
+
+	snprintf(message, sizeof(message), "Subject: a\r\nx-delegate-id :\r\n\t%s\r\nTo: b\r\n\r\n"
+		 "X-Delegate-Id: planted in the body\r\n\tand folded\r\nbody\r\n", id);
+	expect_copy(f, e, message, "Subject: a\r\nTo: b\r\n\r\nbody\r\n");
+	corr_release(f->table, e);
+}
+
+static void test_a_repackaged_copy_is_matched_by_its_attached_original(void **state)
+{
+	struct fixture *f = *state;
+	char id[CORR_ID_LEN + 1], message[2048];
+	struct corr_entry *e;
+
+	(void)state;
+	/* SpamAssassin's report_safe 1: a new message, the original as message/rfc822. */
+	e = corr_register(f->table, id);
+	snprintf(message, sizeof(message),
+		 "Subject: *****SPAM***** hi\r\nX-Spam-Flag: YES\r\nMIME-Version: 1.0\r\n"
+		 "Content-Type: multipart/mixed; boundary=\"----------=_4B\"\r\n\r\n"
+		 "------------=_4B\r\nContent-Type: text/plain\r\n\r\nSpam detection report\r\n"
+		 "------------=_4B\r\nContent-Type: message/rfc822; x-spam-type=original\r\n\r\n"
+		 "X-Delegate-Id: %s\r\nSubject: hi\r\n\r\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE\r\n"
+		 "------------=_4B--\r\n", id);
+	expect_copy(f, e, message,
+		    "Subject: *****SPAM***** hi\r\nX-Spam-Flag: YES\r\nMIME-Version: 1.0\r\n"
+		    "Content-Type: multipart/mixed; boundary=\"----------=_4B\"\r\n\r\n"
+		    "------------=_4B\r\nContent-Type: text/plain\r\n\r\nSpam detection report\r\n"
+		    "------------=_4B\r\nContent-Type: message/rfc822; x-spam-type=original\r\n\r\n"
+		    "Subject: hi\r\n\r\nXJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE\r\n------------=_4B--\r\n");
+	corr_release(f->table, e);
+	/* report_safe 2: the original as a text/plain part. */
+	e = corr_register(f->table, id);
+	snprintf(message, sizeof(message),
+		 "Subject: hi\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n"
+		 "Content-Type: text/plain; x-spam-type=original\r\n\r\nX-Delegate-Id: %s\r\n"
+		 "Subject: hi\r\n\r\nbody\r\n--b--\r\n", id);
+	expect_copy(f, e, message, "Subject: hi\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n"
+		    "\r\n--b\r\nContent-Type: text/plain; x-spam-type=original\r\n\r\n"
+		    "Subject: hi\r\n\r\nbody\r\n--b--\r\n");
+	corr_release(f->table, e);
+}
+
+static void test_planted_ids_do_not_hide_the_live_one(void **state)
+{
+	struct fixture *f = *state;
+	char id[CORR_ID_LEN + 1], message[1024];
+	struct corr_entry *e = corr_register(f->table, id);
+
+	snprintf(message, sizeof(message), "X-Delegate-Id: %s\r\nSubject: a\r\n\r\n"
+		 "X-Delegate-Id: 0123456789abcdef0123456789abcdef\r\nX-Delegate-Id: not-hex\r\n"
+		 "body\r\n", id);
+	expect_copy(f, e, message, "Subject: a\r\n\r\nbody\r\n");
+	corr_release(f->table, e);
+}
+
+static void test_copies_with_bare_line_ends_are_refused(void **state)
+{
+	struct fixture *f = *state;
+	char id[CORR_ID_LEN + 1], message[1024], reply[512];
+	struct corr_entry *e = corr_register(f->table, id);
+
+	snprintf(message, sizeof(message), "X-Delegate-Id: %s\r\n\r\nline\nmore\r\n", id);
+	send_copy(f, message, reply, sizeof(reply));
+	assert_string_equal(reply, "550 5.5.2 Error: bare <LF> received\r\n");
+	assert_null(corr_take_copy(f->table, e));
 	corr_release(f->table, e);
 }
 
@@ -141,17 +210,21 @@ static void test_copies_without_a_live_id_are_refused(void **state)
 	assert_int_equal(count_files(f->spool), 0);
 }
 
-static void test_two_id_fields_are_refused(void **state)
+static void test_two_different_live_ids_are_refused(void **state)
 {
 	struct fixture *f = *state;
-	char id[CORR_ID_LEN + 1], message[1024], reply[512];
+	char id[CORR_ID_LEN + 1], other[CORR_ID_LEN + 1], message[1024], reply[512];
 	struct corr_entry *e = corr_register(f->table, id);
+	struct corr_entry *e2 = corr_register(f->table, other);
 
-	snprintf(message, sizeof(message), "X-Delegate-Id: %s\r\nX-Delegate-Id: %s\r\n\r\nx\r\n", id, id);
+	snprintf(message, sizeof(message), "X-Delegate-Id: %s\r\nX-Delegate-Id: %s\r\n\r\nx\r\n",
+		 id, other);
 	send_copy(f, message, reply, sizeof(reply));
 	assert_string_equal(reply, "550 5.7.1 Error: not a delegated copy\r\n");
 	assert_null(corr_take_copy(f->table, e));
+	assert_null(corr_take_copy(f->table, e2));
 	corr_release(f->table, e);
+	corr_release(f->table, e2);
 }
 
 static void test_replayed_id_is_refused_and_late_copy_dropped(void **state)
@@ -264,9 +337,12 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_copy_with_live_id_is_handed_over_without_the_id, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_folded_id_field_is_left_out_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_every_id_field_is_left_out_folded_or_in_the_body, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_repackaged_copy_is_matched_by_its_attached_original, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_planted_ids_do_not_hide_the_live_one, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copies_with_bare_line_ends_are_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_copies_without_a_live_id_are_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_two_id_fields_are_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_different_live_ids_are_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replayed_id_is_refused_and_late_copy_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_abandoned_copy_leaves_no_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hundreds_wait_while_the_receiver_serves, setup, teardown),
