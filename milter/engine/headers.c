@@ -1,6 +1,7 @@
 /*
  * headers.c - header field lists and a bounded parser for header blocks
- * (used on the copies that delegates send back).
+ * (used on the copies that delegates send back); lines are classified by
+ * msg_text, the one definition of header lines.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -8,14 +9,14 @@
 
 #include "headers.h"
 
-#define MAX_LINE 8192           /* one physical header line, RFC 5322 says 998 */
-
 /* headers_add - append copies of NAME and VALUE. */
 bool headers_add(struct headers *h, const char *name, const char *value)
 {
 	size_t bytes = strlen(name) + strlen(value);
+	size_t max_fields = h->max_fields ? h->max_fields : MSG_HEADER_MAX_FIELDS;
+	size_t max_bytes = h->max_bytes ? h->max_bytes : MSG_HEADER_MAX_BYTES;
 
-	if (h->count >= HEADERS_MAX_COUNT || h->bytes + bytes > HEADERS_MAX_BYTES)
+	if (h->count >= max_fields || h->bytes + bytes > max_bytes)
 		return false;
 	if (h->count == h->capacity) {
 		size_t cap = h->capacity ? h->capacity * 2 : 16;
@@ -84,110 +85,108 @@ void headers_free(struct headers *h)
 		free(h->items[i].value);
 	}
 	free(h->items);
-	memset(h, 0, sizeof(*h));
+	h->items = NULL;
+	h->count = h->capacity = h->bytes = 0;  /* the limits stay */
 }
 
-/* read_line - one line without its CRLF/LF into BUF; -1 at EOF, -2 if too long. */
-static int read_line(FILE *f, char *buf, size_t len)
+/* A growable buffer for one line or one field. */
+struct text_buf {
+	char *data;
+	size_t len, cap;
+};
+
+/* buf_add - append N bytes of P; false past MAX. */
+static bool buf_add(struct text_buf *b, const char *p, size_t n, size_t max)
 {
-	size_t n = 0;
-	int ch;
-
-	while ((ch = getc(f)) != EOF && ch != '\n') {
-		if (n + 1 >= len)
-			return -2;
-		buf[n++] = (char)ch;
-	}
-	if (ch == EOF && n == 0)
-		return -1;
-	if (n && buf[n - 1] == '\r')
-		n--;
-	buf[n] = '\0';
-	return (int)n;
-}
-
-/* flush_field - split "Name: value" in FIELD and add it to OUT. */
-static bool flush_field(char *field, struct headers *out, char *err, size_t errlen)
-{
-	char *colon = strchr(field, ':');
-	char *value;
-
-	if (!colon || colon == field) {
-		snprintf(err, errlen, "malformed header line (no field name)");
+	if (b->len + n + 1 > max)
 		return false;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->len + n + 1) * 2;
+		char *grown = realloc(b->data, cap);
+
+		if (!grown)
+			abort();
+		b->data = grown;
+		b->cap = cap;
 	}
-	for (char *p = field; p < colon; p++) {
-		if (*p <= 32 || *p >= 127) {
-			snprintf(err, errlen, "malformed header field name");
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return true;
+}
+
+/* read_line - the next line of F into LINE (line end removed); false at EOF or past MAX. */
+static bool read_line(FILE *f, struct text_buf *line, size_t max, bool *too_long)
+{
+	int ch;
+	char c;
+
+	line->len = 0;
+	buf_add(line, "", 0, max);
+	while ((ch = getc(f)) != EOF && ch != '\n') {
+		c = (char)ch;
+		if (!buf_add(line, &c, 1, max)) {
+			*too_long = true;
 			return false;
 		}
 	}
-	*colon = '\0';
-	value = colon + 1;
-	while (*value == ' ' || *value == '\t')
-		value++;
-	if (!headers_add(out, field, value)) {
-		snprintf(err, errlen, "header block exceeds %d fields or %d bytes",
-			 HEADERS_MAX_COUNT, HEADERS_MAX_BYTES);
+	if (ch == EOF && line->len == 0)
 		return false;
-	}
+	if (line->len && line->data[line->len - 1] == '\r')
+		line->data[--line->len] = '\0';
 	return true;
 }
 
-/* append - add TEXT to the growing field buffer, bounded by the block limit. */
-static bool append(char **field, size_t *len, const char *text)
+/* flush_field - add the pending "Name\0value" field to OUT. */
+static bool flush_field(struct text_buf *field, size_t name_len, struct headers *out)
 {
-	size_t add = strlen(text);
-	char *grown;
+	bool ok = !field->len || headers_add(out, field->data, field->data + name_len + 1);
 
-	if (*len + add + 1 > HEADERS_MAX_BYTES)
-		return false;
-	grown = realloc(*field, *len + add + 1);
-	if (!grown)
-		abort();
-	memcpy(grown + *len, text, add + 1);
-	*field = grown;
-	*len += add;
-	return true;
+	field->len = 0;
+	return ok;
 }
 
 /* headers_read - parse the header block at the start of F. */
 bool headers_read(FILE *f, struct headers *out, char *err, size_t errlen)
 {
-	char line[MAX_LINE];
-	char *field = NULL;
-	size_t field_len = 0;
-	bool ok = true;
-	int n;
+	struct text_buf line = { 0 }, field = { 0 };
+	size_t name_len = 0, pending_name = 0, value_at, block = 0;
+	bool ok = true, too_long = false;
 
-	while ((n = read_line(f, line, sizeof(line))) >= 0 && n > 0) {
-		bool continuation = line[0] == ' ' || line[0] == '\t';
+	out->max_fields = MSG_COPY_MAX_FIELDS;
+	out->max_bytes = MSG_COPY_MAX_BYTES;
+	while (ok && read_line(f, &line, MSG_BLOCK_MAX_BYTES - block, &too_long)) {
+		enum msg_line kind = msg_classify(line.data, line.len, &name_len, &value_at);
 
-		if (continuation && !field) {
+		block += line.len + 2;
+		if (kind == MSG_LINE_SEPARATOR || kind == MSG_LINE_NOT_FIELD)
+			break;
+		if (kind == MSG_LINE_CONTINUATION && !field.len) {
 			snprintf(err, errlen, "header block starts with a continuation line");
 			ok = false;
-			break;
-		}
-		if (!continuation && field) {
-			ok = flush_field(field, out, err, errlen);
-			free(field);
-			field = NULL;
-			field_len = 0;
-			if (!ok)
-				break;
-		}
-		if (!append(&field, &field_len, line)) {
-			snprintf(err, errlen, "header field longer than %d bytes", HEADERS_MAX_BYTES);
-			ok = false;
-			break;
+		} else if (kind == MSG_LINE_CONTINUATION) {
+			ok = buf_add(&field, "\n", 1, MSG_COPY_MAX_BYTES) &&
+			     buf_add(&field, line.data, line.len, MSG_COPY_MAX_BYTES);
+			too_long = !ok;
+		} else if (!(ok = flush_field(&field, pending_name, out))) {
+			too_long = true;
+		} else {
+			pending_name = name_len;
+			/* "Name\0value": the name ends where the classifier says. */
+			buf_add(&field, line.data, name_len, MSG_COPY_MAX_BYTES);
+			buf_add(&field, "", 1, MSG_COPY_MAX_BYTES);
+			ok = buf_add(&field, line.data + value_at, line.len - value_at, MSG_COPY_MAX_BYTES);
+			too_long = !ok;
 		}
 	}
-	if (ok && n == -2) {
-		snprintf(err, errlen, "header line longer than %d bytes", MAX_LINE);
+	if (ok && !too_long && !flush_field(&field, pending_name, out))
+		too_long = true;
+	if (too_long) {
+		snprintf(err, errlen, "header block exceeds %d fields or %d bytes",
+			 MSG_COPY_MAX_FIELDS, MSG_COPY_MAX_BYTES);
 		ok = false;
 	}
-	if (ok && field)
-		ok = flush_field(field, out, err, errlen);
-	free(field);
+	free(line.data);
+	free(field.data);
 	return ok;
 }

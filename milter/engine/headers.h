@@ -2,8 +2,15 @@
  * headers.h - a list of message header fields, and reading one from a file.
  *
  * Names keep their case; lookups are case-insensitive as RFC 5322 says.
- * Values are stored unfolded (a line break before continuation whitespace is
- * removed) and without the whitespace after the colon.
+ * Values are stored as a milter sees them: without the whitespace after the
+ * colon, a folded value with LF before each continuation line (which keeps
+ * its leading whitespace). Every source (the MTA's fields, the shim's, a
+ * delegate's copy) is stored the same way, so values compare as they are.
+ *
+ * Limits: a list takes at most max_fields fields and max_bytes bytes of
+ * names and values; zero (a list initialised to { 0 }) means the limits of
+ * a message as it comes in (msg_text.h); headers_read sets the larger
+ * limits of a delegate's copy.
  *
  * Ownership: the list owns its names and values; headers_free() releases
  * them. A list is not locked: one thread (the transaction's) uses it.
@@ -15,8 +22,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#define HEADERS_MAX_COUNT 1000          /* fields per message */
-#define HEADERS_MAX_BYTES (512 * 1024)  /* the whole header block */
+#include "msg_text.h"
 
 struct header_field {
 	char *name;
@@ -27,6 +33,8 @@ struct headers {
 	size_t count;
 	size_t capacity;
 	size_t bytes;           /* name + value bytes, checked against the limit */
+	size_t max_fields;      /* 0: MSG_HEADER_MAX_FIELDS */
+	size_t max_bytes;       /* 0: MSG_HEADER_MAX_BYTES */
 	struct header_field *items;
 };
 
@@ -46,10 +54,13 @@ unsigned headers_remove_all(struct headers *h, const char *name);
 void headers_free(struct headers *h);
 
 /*
- * headers_read - parse the header block at the start of F (up to the empty
- * line, or the end of the file) into OUT. F is left positioned at the start
- * of the body. Returns false, with a reason in ERR, on malformed input or when
- * a limit is exceeded; OUT then holds the fields read so far.
+ * headers_read - parse the header block at the start of F (a delegate's
+ * copy: CRLF or LF line ends) into OUT, with the copy limits
+ * (MSG_COPY_MAX_FIELDS, MSG_COPY_MAX_BYTES). The block ends at the empty
+ * line, at a line that is no header line (the body starts there, as Postfix
+ * takes it), or at the end of the file. Returns false, with a reason in
+ * ERR, when it starts with a continuation line or a limit is exceeded; OUT
+ * then holds the fields read so far.
  */
 bool headers_read(FILE *f, struct headers *out, char *err, size_t errlen);
 

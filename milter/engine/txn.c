@@ -217,7 +217,7 @@ void txn_header(struct txn *t, const char *name, const char *value)
 		t->headers_truncated = true;
 		log_msg(LOG_NOTICE, "%s: more than %d header fields or %d bytes: "
 			"conditions see the first ones only", txn_log_id(t),
-			HEADERS_MAX_COUNT, HEADERS_MAX_BYTES);
+			MSG_HEADER_MAX_FIELDS, MSG_HEADER_MAX_BYTES);
 	}
 }
 

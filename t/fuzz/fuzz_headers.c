@@ -3,7 +3,7 @@
  * on the input as a file (fmemopen), then the list operations on the result.
  *
  * Checks, besides memory errors and leaks: the list stays within
- * HEADERS_MAX_COUNT and HEADERS_MAX_BYTES; its byte count equals the sum of
+ * MSG_COPY_MAX_FIELDS and MSG_COPY_MAX_BYTES; its byte count equals the sum of
  * name and value lengths, before and after headers_remove_all; names are
  * non-empty and contain no colon; headers_find and headers_count agree.
  */
@@ -26,7 +26,7 @@ static void check_list(const struct headers *h)
 {
 	size_t bytes = 0;
 
-	if (h->count > HEADERS_MAX_COUNT || h->bytes > HEADERS_MAX_BYTES || h->count > h->capacity)
+	if (h->count > MSG_COPY_MAX_FIELDS || h->bytes > MSG_COPY_MAX_BYTES || h->count > h->capacity)
 		abort();
 	for (size_t i = 0; i < h->count; i++) {
 		const char *name = h->items[i].name;
