@@ -8,7 +8,11 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "msg_text.h"
 #include "shim_message.h"
+
+/* A field or line is kept up to just past the header limit: enough to be refused. */
+#define FIELD_KEEP_MAX (MSG_HEADER_MAX_BYTES + 1)
 
 /* buf_append - append N bytes of DATA to the growable *BUF (NUL-terminated). */
 static void buf_append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
@@ -62,19 +66,13 @@ bool shim_message_begin(struct shim_message *m, struct txn *t, const char *spool
 /* flush_field - hand the pending field to the engine. */
 static void flush_field(struct shim_message *m)
 {
-	char *colon, *value;
-	size_t name_len;
+	size_t name_len = 0, value_at = 0;
 
 	if (!m->field_len)
 		return;
-	colon = strchr(m->field, ':');
-	name_len = (size_t)(colon - m->field);
-	while (name_len > 0 && (m->field[name_len - 1] == ' ' || m->field[name_len - 1] == '\t'))
-		name_len--;
+	msg_classify(m->field, m->field_len, &name_len, &value_at);     /* a field: checked */
 	m->field[name_len] = '\0';
-	value = colon + 1;
-	value += strspn(value, " \t");
-	txn_header(m->t, m->field, value);
+	txn_header(m->t, m->field, m->field + value_at);
 	m->field_len = 0;
 }
 
@@ -101,40 +99,37 @@ static void body_text(struct shim_message *m, const char *text, size_t len, bool
 	}
 }
 
-/* is_field_start - does LINE begin a header field ("Name:")? */
-static bool is_field_start(const char *line, size_t len)
+/* field_add - append N bytes of DATA to the pending field, up to FIELD_KEEP_MAX. */
+static void field_add(struct shim_message *m, const char *data, size_t n)
 {
-	size_t i = 0;
-
-	while (i < len && line[i] > ' ' && line[i] < 0x7f && line[i] != ':')
-		i++;
-	if (i == 0)
-		return false;
-	while (i < len && (line[i] == ' ' || line[i] == '\t'))
-		i++;
-	return i < len && line[i] == ':';
+	if (m->field_len + n > FIELD_KEEP_MAX)
+		n = m->field_len < FIELD_KEEP_MAX ? FIELD_KEEP_MAX - m->field_len : 0;
+	buf_append(&m->field, &m->field_len, &m->field_cap, data, n);
 }
 
 /* header_line - one whole line while in the header block. */
 static void header_line(struct shim_message *m, const char *line, size_t len)
 {
-	if (len == 0) {
+	switch (msg_classify(line, len, NULL, NULL)) {
+	case MSG_LINE_SEPARATOR:
 		end_headers(m);
 		return;
-	}
-	if ((line[0] == ' ' || line[0] == '\t') && m->field_len) {
-		if (m->field_len + len < SHIM_MAX_FIELD) {
-			buf_append(&m->field, &m->field_len, &m->field_cap, "\n", 1);
-			buf_append(&m->field, &m->field_len, &m->field_cap, line, len);
+	case MSG_LINE_CONTINUATION:
+		if (m->field_len) {
+			field_add(m, "\n", 1);
+			field_add(m, line, len);
+			break;
 		}
-	} else if (is_field_start(line, len)) {
-		flush_field(m);
-		buf_append(&m->field, &m->field_len, &m->field_cap, line,
-			   len < SHIM_MAX_FIELD ? len : SHIM_MAX_FIELD);
-	} else {
+		/* a fold with no field before it is no header line */
+		__attribute__((fallthrough));
+	case MSG_LINE_NOT_FIELD:
 		end_headers(m);         /* not a field: the body starts here */
 		body_text(m, line, len, false);
 		return;
+	case MSG_LINE_FIELD:
+		flush_field(m);
+		field_add(m, line, len);
+		break;
 	}
 	spool_write(m, line, len);
 	spool_write(m, "\r\n", 2);
@@ -151,13 +146,10 @@ bool shim_message_line(struct shim_message *m, const char *text, size_t len, boo
 		header_line(m, text, len);
 		return !m->failed;
 	}
+	if (m->line_len + len > FIELD_KEEP_MAX)      /* the message will be refused */
+		len = m->line_len < FIELD_KEEP_MAX ? FIELD_KEEP_MAX - m->line_len : 0;
 	buf_append(&m->line, &m->line_len, &m->line_cap, text, len);
-	if (m->line_len > SHIM_MAX_HEADER_LINE) {
-		/* No header line is this long: take it as the start of the body. */
-		end_headers(m);
-		body_text(m, m->line, m->line_len, more);
-		m->line_len = 0;
-	} else if (!more) {
+	if (!more) {
 		header_line(m, m->line, m->line_len);
 		m->line_len = 0;
 	}

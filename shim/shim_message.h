@@ -7,7 +7,10 @@
  * with its continuation lines becomes one txn_header(name, value) call (the
  * value with LF between its folded lines, as a milter sees it); the empty
  * line, or the first line that is not a header field, calls txn_eoh; every
- * later line goes to txn_body with CRLF. The message is also written, as
+ * later line goes to txn_body with CRLF. Lines are classified by msg_text,
+ * and a field is assembled up to the header limit of msg_text.h (just past
+ * it, so that the engine sees the header is too large and refuses the
+ * message at txn_eoh, as the milter does). The message is also written, as
  * received, to a spool file of our own ("shim.XXXXXX" in the policy's
  * spool directory): the engine spools only when the policy has eom rules
  * and replaces its copy with a delegate's, while the shim delivers the
@@ -27,8 +30,6 @@
 
 #include "txn.h"
 
-#define SHIM_MAX_FIELD (1024 * 1024)    /* longer field values are cut for txn_header */
-#define SHIM_MAX_HEADER_LINE (256 * 1024) /* a longer "header" line starts the body */
 
 struct shim_message {
 	struct txn *t;                  /* borrowed */

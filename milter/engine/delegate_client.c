@@ -31,13 +31,13 @@
 
 #include "delegate_client.h"
 #include "log.h"
+#include "msg_text.h"
 
 #define DEFAULT_TIMEOUT_MS      60000u
 #define MAX_CONNECT_MS          10000u  /* connecting never takes longer than this */
 #define DEFAULT_PROGRESS_MS     2000u
 #define QUIT_TIMEOUT_S          2L      /* waiting for 221 when a pooled handle is closed */
 #define MAX_ID_LEN              128
-#define ID_FIELD                "X-Delegate-Id"
 #define READ_BUF_SIZE           16384
 #define HEADER_PEEK             1000    /* look-ahead to classify a header line */
 #define MAX_SOCKETS             4       /* open at once by one handle (happy eyeballs) */
@@ -77,11 +77,13 @@ struct msg_reader {
 	bool skipping_field;            /* the current field is a planted X-Delegate-Id */
 	bool filter_ids;                /* leave planted X-Delegate-Id fields out (an id is sent) */
 	bool eof;
+	bool pending_cr;                /* a CR was read; what follows decides (crlf_clean) */
 	int err;                        /* errno of a failed read(), or 0 */
-	char prefix[sizeof(ID_FIELD ": \r\n") + MAX_ID_LEN];
+	char prefix[sizeof(MSG_ID_FIELD ": \r\n") + MAX_ID_LEN];
 	size_t prefix_len, prefix_pos;
 	size_t pos, len;                /* unconsumed file bytes are buf[pos..len) */
 	char buf[READ_BUF_SIZE];
+	char raw[READ_BUF_SIZE];        /* what the states produced, before crlf_clean */
 };
 
 /* The last command sent; with the reader's state it says where a send ended. */
@@ -156,18 +158,11 @@ static bool reader_fill(struct msg_reader *r, size_t want)
 
 /*
  * is_id_field - does the header line at P (N bytes available, N < HEADER_PEEK
- * only at end of file) start an X-Delegate-Id field? Whitespace before the
- * colon (obsolete syntax) is allowed.
+ * only at end of file) start an X-Delegate-Id field?
  */
 static bool is_id_field(const char *p, size_t n)
 {
-	size_t i = sizeof(ID_FIELD) - 1;
-
-	if (n < i || strncasecmp(p, ID_FIELD, i) != 0)
-		return false;
-	while (i < n && (p[i] == ' ' || p[i] == '\t'))
-		i++;
-	return i < n ? p[i] == ':' : n >= HEADER_PEEK;
+	return msg_is_field(p, n, MSG_ID_FIELD, n >= HEADER_PEEK, NULL);
 }
 
 /* reader_classify - at the start of a header line: decide what happens to it. */
@@ -269,19 +264,65 @@ static size_t reader_step(struct msg_reader *r, char *dst, size_t cap)
 	abort();
 }
 
+/*
+ * crlf_clean - copy the N raw bytes of SRC to DST (room for 2 N + 2) with
+ * every bare CR and bare LF made CRLF, so that what a filter gets, and
+ * returns to our receiver (which takes CRLF-clean copies only), is clean
+ * whatever the MTA let through. A CR at the end of SRC waits for the next
+ * byte; at the END of the message it is completed. Returns the bytes in DST.
+ */
+static size_t crlf_clean(struct msg_reader *r, const char *src, size_t n, char *dst, bool end)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = src[i];
+
+		if (r->pending_cr) {
+			dst[out++] = '\r';
+			dst[out++] = '\n';
+			r->pending_cr = false;
+			if (c == '\n')
+				continue;
+		}
+		if (c == '\r') {
+			r->pending_cr = true;
+		} else if (c == '\n') {
+			dst[out++] = '\r';
+			dst[out++] = '\n';
+		} else {
+			dst[out++] = c;
+		}
+	}
+	if (end && r->pending_cr) {
+		dst[out++] = '\r';
+		dst[out++] = '\n';
+		r->pending_cr = false;
+	}
+	return out;
+}
+
 /* reader_read - CURLOPT_READFUNCTION: fill DST; 0 at the end of the message. */
 static size_t reader_read(char *dst, size_t size, size_t nitems, void *arg)
 {
 	struct msg_reader *r = arg;
-	size_t cap = size * nitems;
-	size_t n = 0;
+	size_t cap = size * nitems, want = cap >= 4 ? cap / 2 - 1 : 0, out = 0;
 
-	while (n < cap && r->state != READ_END) {
-		n += reader_step(r, dst + n, cap - n);
-		if (r->err != 0)
-			return CURL_READFUNC_ABORT;
+	if (want == 0)
+		return CURL_READFUNC_ABORT;     /* libcurl's buffers are far larger */
+	if (want > sizeof(r->raw))
+		want = sizeof(r->raw);
+	while (out == 0 && (r->state != READ_END || r->pending_cr)) {
+		size_t n = 0;
+
+		while (n < want && r->state != READ_END) {
+			n += reader_step(r, r->raw + n, want - n);
+			if (r->err != 0)
+				return CURL_READFUNC_ABORT;
+		}
+		out = crlf_clean(r, r->raw, n, dst, r->state == READ_END);
 	}
-	return n;
+	return out;
 }
 
 /* reader_rewind - start the message again from the top (a retry). False: errno. */
@@ -289,6 +330,7 @@ static bool reader_rewind(struct msg_reader *r)
 {
 	r->state = READ_PREFIX;
 	r->skipping_field = false;
+	r->pending_cr = false;
 	r->eof = false;
 	r->err = 0;
 	r->prefix_pos = 0;
@@ -538,7 +580,7 @@ static struct transfer *transfer_new(const struct delegate_send_request *req, ch
 	t->reader.filter_ids = req->id != NULL;
 	if (req->id != NULL)
 		t->reader.prefix_len = (size_t) snprintf(t->reader.prefix, sizeof(t->reader.prefix),
-							  ID_FIELD ": %s\r\n", req->id);
+							  MSG_ID_FIELD ": %s\r\n", req->id);
 	t->reader.fd = open(req->path, O_RDONLY | O_CLOEXEC);
 	if (t->reader.fd < 0) {
 		snprintf(err, errlen, "open %s: %s", req->path, strerror(errno));

@@ -20,11 +20,12 @@
  *	X-Delegate-Id field already in the file's header block (with its
  *	continuation lines, name matched without regard to case) is left out,
  *	so that a sender cannot plant one. The body after the empty line is
- *	passed through byte for byte. A request without an id (a plain relay
- *	to a next hop, as the shim's delivery) sends the file unchanged: no
- *	X-Delegate-Id line in front, no field left out. The file must use
- *	CRLF line ends (the spool does): libcurl dot-stuffs only lines that
- *	follow a CRLF.
+ *	passed through as it is, but for line ends: every bare CR and bare LF
+ *	is sent as CRLF, so what a filter gets (and returns to our receiver,
+ *	which takes CRLF-clean copies only) is clean whatever the MTA let
+ *	through. A request without an id (a plain relay to a next hop, as the
+ *	shim's delivery) sends the file otherwise unchanged: no X-Delegate-Id
+ *	line in front, no field left out. libcurl dot-stuffs the lines.
  *
  *	Connections: the client keeps up to max_idle idle libcurl easy
  *	handles. libcurl keeps the SMTP connection open inside an easy handle

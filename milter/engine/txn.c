@@ -215,10 +215,24 @@ void txn_header(struct txn *t, const char *name, const char *value)
 	t->message_size += strlen(name) + strlen(value) + 4;
 	if (!t->headers_truncated && !headers_add(&t->headers, name, value)) {
 		t->headers_truncated = true;
-		log_msg(LOG_NOTICE, "%s: more than %d header fields or %d bytes: "
-			"conditions see the first ones only", txn_log_id(t),
-			MSG_HEADER_MAX_FIELDS, MSG_HEADER_MAX_BYTES);
+		log_msg(LOG_NOTICE, "%s: the header exceeds %d fields or %d bytes: the message "
+			"will be refused", txn_log_id(t), MSG_HEADER_MAX_FIELDS, MSG_HEADER_MAX_BYTES);
 	}
+}
+
+/*
+ * refuse_large_header - a header beyond the limits of msg_text.h is refused
+ * where it comes in, with a reply that says why: it could be neither
+ * evaluated whole nor delegated, and a retry would not change it.
+ */
+static struct verdict refuse_large_header(struct txn *t)
+{
+	static const struct reply too_large = { 552, "5.3.4", "Error: message header size exceeds limit" };
+
+	t->msg_verdict = (struct verdict){ .kind = VERDICT_REJECT, .reply = &too_large,
+					   .rule = "header_limit", .stage = STAGE_HEADERS };
+	txn_note(t, "%s:header_limit=reject", stage_name(STAGE_HEADERS));
+	return t->msg_verdict;
 }
 
 /* write_value_crlf - a header value with its line breaks turned into CRLF. */
@@ -326,7 +340,12 @@ static bool spool_begin(struct txn *t)
 /* txn_eoh - all headers are in: evaluate the headers stage, start spooling. */
 struct verdict txn_eoh(struct txn *t)
 {
-	struct verdict v = decide(t, STAGE_HEADERS);
+	struct verdict v;
+
+	if (t->headers_truncated && t->conn_verdict.kind == VERDICT_CONTINUE &&
+	    t->msg_verdict.kind == VERDICT_CONTINUE)
+		return refuse_large_header(t);
+	v = decide(t, STAGE_HEADERS);
 
 	if (v.kind != VERDICT_CONTINUE || !t->policy->stages[STAGE_EOM].count ||
 	    !t->policy->needs_message_file)

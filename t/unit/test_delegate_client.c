@@ -511,6 +511,19 @@ static void test_body_lines_starting_with_a_dot_are_stuffed_on_the_wire(void **s
 	server_stop(srv);
 }
 
+static void test_bare_cr_and_bare_lf_are_sent_as_crlf(void **state)
+{
+	struct fixture *f = *state;
+	struct script sc = { 0 };
+	struct server *srv = server_start(&sc);
+
+	/* What an MTA let through must reach the filter, and come back, CRLF-clean. */
+	write_message(f, "Subject: bare\r\n\r\nline\nnext\rlast\r\r\n.\nend\r");
+	assert_int_equal(send_once(f, srv).status, SEND_ACCEPTED);
+	assert_data(srv, ID_LINE "Subject: bare\r\n\r\nline\r\nnext\r\nlast\r\n\r\n..\r\nend\r\n.\r\n");
+	server_stop(srv);
+}
+
 static void test_headers_only_message_is_sent_whole(void **state)
 {
 	struct fixture *f = *state;
@@ -1003,6 +1016,7 @@ int main(void)
 		T(test_planted_id_fields_are_left_out_with_their_continuations),
 		T(test_without_an_id_the_message_is_relayed_unchanged),
 		T(test_body_lines_starting_with_a_dot_are_stuffed_on_the_wire),
+		T(test_bare_cr_and_bare_lf_are_sent_as_crlf),
 		T(test_headers_only_message_is_sent_whole),
 		T(test_null_sender_and_every_recipient_are_in_the_envelope),
 		T(test_refused_recipient_refuses_the_whole_send),
