@@ -21,6 +21,10 @@ struct fixture {
 
 /* Fake hook state. */
 static const char *fake_added_header;   /* added by the fake delegate, e.g. "X-Virus-Infected: yes" */
+static const char *fake_added_second;   /* added instead by the second delegation, if set */
+static const char *fake_subject;        /* the copy's Subject is rewritten to this, if set */
+static const char *fake_copy_text;      /* the copy is this whole message (a repackaging filter) */
+static char fake_sent[4096];            /* the message the last delegation was sent */
 static enum delegate_status fake_status;
 static bool fake_plants_id;             /* leave an X-Delegate-Id in the copy (the receiver strips it) */
 static int fake_delegations;
@@ -34,7 +38,8 @@ static int setup(void **state)
 	snprintf(f->spool, sizeof(f->spool), "%s/spool", f->dir);
 	snprintf(f->quarantine, sizeof(f->quarantine), "%s/quarantine", f->dir);
 	mkdir(f->spool, 0700);
-	fake_added_header = NULL;
+	fake_added_header = fake_added_second = fake_subject = fake_copy_text = NULL;
+	fake_sent[0] = '\0';
 	fake_status = DELEGATE_COPY;
 	fake_delegations = 0;
 	fake_plants_id = false;
@@ -73,16 +78,36 @@ static const char *fake_macro(void *arg, const char *name)
 	return strcmp(name, "{daemon_name}") == 0 ? "smtpd-submission" : NULL;
 }
 
+/* fake_header_block - the header block of BUF (up to SPLIT) into COPY, Subject rewritten if asked. */
+static void fake_header_block(FILE *copy, const char *buf, const char *split)
+{
+	for (const char *line = buf; line < split + 2;) {
+		const char *end = strstr(line, "\r\n") + 2;
+
+		if (fake_subject && strncasecmp(line, "Subject:", 8) == 0) {
+			fprintf(copy, "Subject: %s\r\n", fake_subject);
+			while (*end == '\t' || *end == ' ')        /* its continuation lines */
+				end = strstr(end, "\r\n") + 2;
+		} else {
+			fwrite(line, 1, (size_t)(end - line), copy);
+		}
+		line = end;
+	}
+}
+
 /* fake_delegate - return the message with FAKE_ADDED_HEADER after the other fields. */
 static void fake_delegate(void *arg, struct txn *t, const struct delegate_spec *spec,
 			  struct delegate_result *out)
 {
 	FILE *in = fopen(txn_message_path(t), "r"), *copy;
-	char buf[65536], *split;
+	const char *added = fake_added_header;
+	char *split;
 	size_t n;
 
 	(void)arg, (void)spec;
 	fake_delegations++;
+	if (fake_delegations == 2 && fake_added_second)
+		added = fake_added_second;
 	snprintf(fake_seen_path, sizeof(fake_seen_path), "%s", txn_message_path(t));
 	out->status = fake_status;
 	out->elapsed_ms = 7;
@@ -92,19 +117,24 @@ static void fake_delegate(void *arg, struct txn *t, const struct delegate_spec *
 		return;
 	}
 	assert_non_null(in);
-	n = fread(buf, 1, sizeof(buf) - 1, in);
-	buf[n] = '\0';
+	n = fread(fake_sent, 1, sizeof(fake_sent) - 1, in);
+	fake_sent[n] = '\0';
 	fclose(in);
-	split = strstr(buf, "\r\n\r\n");
+	split = strstr(fake_sent, "\r\n\r\n");
 	assert_non_null(split);
 	assert_true(asprintf(&out->copy_path, "%s.copy%d", txn_message_path(t), fake_delegations) > 0);
 	copy = fopen(out->copy_path, "w");
 	assert_non_null(copy);
+	if (fake_copy_text) {
+		fputs(fake_copy_text, copy);
+		fclose(copy);
+		return;
+	}
 	if (fake_plants_id)
 		fputs("X-Delegate-Id: 0123456789abcdef\r\n", copy);
-	fprintf(copy, "%.*s\r\n", (int)(split - buf), buf);
-	if (fake_added_header)
-		fprintf(copy, "%s\r\n", fake_added_header);
+	fake_header_block(copy, fake_sent, split);
+	if (added)
+		fprintf(copy, "%s\r\n", added);
 	fputs(split + 2, copy);
 	fclose(copy);
 }
@@ -120,6 +150,27 @@ static bool fake_quarantine_fails(void *arg, struct txn *t, const struct action 
 static const struct txn_env fake_env = {
 	.macro = fake_macro, .delegate = fake_delegate, .quarantine = quarantine_store,
 };
+
+/* feed_planted - MAIL, one RCPT, two headers and the sender's PLANTED one (if not NULL), a body. */
+static struct verdict feed_planted(struct txn *t, const char *planted, const char *value)
+{
+	struct verdict v = txn_mail(t, "a@b.c", NULL);
+
+	if (v.kind != VERDICT_CONTINUE)
+		return v;
+	v = txn_rcpt(t, "r@d.e");
+	if (v.kind != VERDICT_CONTINUE)
+		return v;
+	txn_header(t, "Subject", "hello");
+	txn_header(t, "Message-ID", "<1@example.com>");
+	if (planted)
+		txn_header(t, planted, value);
+	v = txn_eoh(t);
+	if (v.kind != VERDICT_CONTINUE)
+		return v;
+	txn_body(t, "line one\r\n.dot\r\n", 16);
+	return txn_eom(t);
+}
 
 /* feed_message - MAIL, one RCPT, two headers, a body: the eom verdict. */
 static struct verdict feed_message(struct txn *t, const char *sender, const char *rcpt)
@@ -460,6 +511,8 @@ static void test_infected_copy_is_quarantined_to_its_folder(void **state)
 	assert_non_null(strstr(out, "\"client_addr\": \"192.0.2.5\""));
 	assert_non_null(strstr(out, "\"X-Virus-Infected\": \"Virus Detected!\""));
 	assert_non_null(strstr(out, "Subject: hello\r\n"));
+	/* What would have been delivered: the original with the imported field. */
+	assert_non_null(strstr(out, "X-Virus-Infected: Virus Detected!\r\n\r\nline one\r\n"));
 	assert_null(strstr(out, "X-Delegate-Id"));
 	assert_non_null(strstr(out, "\n700\n600\n"));
 	txn_free(t);
@@ -534,18 +587,246 @@ static void test_unwritable_spool_gives_the_fail_safe_verdict(void **state)
 	policy_unref(p);
 }
 
-static void test_chained_delegations_see_the_latest_copy(void **state)
+/* read_text - the first bytes of PATH as a string (static buffer). */
+static const char *read_text(const char *path)
+{
+	static char buf[4096];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* quarantined_eml - the text of the one .eml file in FOLDER ("" when there is none). */
+static const char *quarantined_eml(struct fixture *f, const char *folder)
+{
+	static char out[4096];
+	char cmd[1200];
+	FILE *p;
+	size_t n;
+
+	snprintf(cmd, sizeof(cmd), "cat %s/%s/*.eml 2>/dev/null", f->quarantine, folder);
+	p = popen(cmd, "r");
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	pclose(p);
+	return out;
+}
+
+static void test_chained_delegations_each_see_their_own_fields(void **state)
 {
 	struct policy *p = policy_with(*state,
-		"\"eom\":[{\"name\":\"first\",\"then\":{\"action\":\"delegate\",\"service\":\"av\"}},"
+		"\"eom\":[{\"name\":\"first\",\"then\":{\"action\":\"delegate\",\"service\":\"av\","
+		"\"import_headers\":[\"X-Virus-*\"]}},"
 		"{\"name\":\"second\",\"then\":{\"action\":\"delegate\",\"service\":\"av\",\"rules\":["
-		"{\"if\":{\"header\":\"X-Step\"},\"then\":\"discard\"}]}}]");
+		"{\"name\":\"not mine\",\"if\":{\"header\":\"X-Virus-Scanned\"},\"then\":\"reject\"},"
+		"{\"name\":\"spam\",\"if\":{\"header\":\"X-Spam-Flag\"},\"then\":\"discard\"}]}}]");
+	struct txn *t = txn_new(p, &fake_env);
+	struct verdict v;
+
+	fake_added_header = "X-Virus-Scanned: av1";
+	fake_added_second = "X-Spam-Flag: YES";
+	v = feed_message(t, "a@b.c", "r@d.e");
+	assert_int_equal(v.kind, VERDICT_DISCARD);
+	assert_string_equal(v.rule, "spam");
+	assert_int_equal(fake_delegations, 2);
+	/* The second was sent the original with the first one's imports written in. */
+	assert_non_null(strstr(fake_sent, "Message-ID: <1@example.com>\r\nX-Virus-Scanned: av1\r\n\r\nline one"));
+	assert_int_equal(txn_edit_count(t), 1);
+	assert_string_equal(txn_edit(t, 0)->name, "X-Virus-Scanned");
+	assert_int_equal(txn_delegate_added(t)->count, 2);
+	txn_free(t);
+	policy_unref(p);
+}
+
+static void test_followup_ignores_a_field_the_sender_planted(void **state)
+{
+	struct fixture *f = *state;
+	struct policy *p = policy_with(f, AV_RULE);
 	struct txn *t = txn_new(p, &fake_env);
 
-	fake_added_header = "X-Step: 1";
-	assert_int_equal(feed_message(t, "a@b.c", "r@d.e").kind, VERDICT_DISCARD);
-	assert_int_equal(fake_delegations, 2);
+	fake_added_header = "X-Virus-Scanned: ClamAV using ClamSMTP";
+	/* Folded, so the copy's reading of it differs in whitespace only. */
+	assert_int_equal(feed_planted(t, "X-Virus-Infected", "yes\r\n\tplanted").kind, VERDICT_CONTINUE);
+	assert_int_equal(fake_delegations, 1);
+	assert_string_equal(quarantined_eml(f, "virus_q"), "");
+	assert_int_equal(txn_delegate_added(t)->count, 1);
+	assert_string_equal(txn_delegate_added(t)->items[0].name, "X-Virus-Scanned");
+	/* The sender's field stays the sender's: it is not imported either. */
+	assert_int_equal(txn_edit_count(t), 1);
+	assert_string_equal(txn_edit(t, 0)->name, "X-Virus-Scanned");
+	txn_free(t);
+	policy_unref(p);
+}
+
+static void test_followup_sees_a_virus_next_to_a_planted_clean_mark(void **state)
+{
+	struct fixture *f = *state;
+	struct policy *p = policy_with(f,
+		"\"eom\":[{\"then\":{\"action\":\"delegate\",\"service\":\"av\",\"rules\":["
+		"{\"name\":\"clean\",\"if\":{\"header\":{\"name\":\"X-Virus-Scanned\",\"value\":\"clean\"}},"
+		"\"then\":\"accept\"},"
+		"{\"name\":\"virus found\",\"if\":{\"header\":\"X-Virus-Infected\"},"
+		"\"then\":{\"action\":\"quarantine\",\"folder\":\"virus_q\"}}]}}]");
+	struct txn *t = txn_new(p, &fake_env);
+	struct verdict v;
+
+	fake_added_header = "X-Virus-Infected: Eicar-Test-Signature";
+	v = feed_planted(t, "X-Virus-Scanned", "clean");
+	assert_int_equal(v.kind, VERDICT_DISCARD);
+	assert_string_equal(v.rule, "virus found");
+	assert_non_null(strstr(quarantined_eml(f, "virus_q"), "X-Virus-Scanned: clean\r\n"));
+	txn_free(t);
+	policy_unref(p);
+}
+
+static void test_original_header_tests_the_senders_fields(void **state)
+{
+	struct policy *p = policy_with(*state,
+		"\"eom\":[{\"then\":{\"action\":\"delegate\",\"service\":\"av\",\"rules\":["
+		"{\"name\":\"copy\",\"if\":{\"header\":\"X-Loop\"},\"then\":\"reject\"},"
+		"{\"name\":\"original\",\"if\":{\"original_header\":{\"name\":\"x-loop\",\"value\":\"yes\"}},"
+		"\"then\":\"discard\"}]}}]");
+	struct txn *t = txn_new(p, &fake_env);
+	struct verdict v;
+
+	fake_added_header = "X-Virus-Scanned: ClamAV";
+	v = feed_planted(t, "X-Loop", "yes");
+	assert_int_equal(v.kind, VERDICT_DISCARD);
+	assert_string_equal(v.rule, "original");
+	txn_free(t);
+	policy_unref(p);
+}
+
+static void test_a_value_the_delegate_rewrote_counts_as_its_own(void **state)
+{
+	struct policy *p = policy_with(*state,
+		"\"eom\":[{\"then\":{\"action\":\"delegate\",\"service\":\"av\",\"rules\":["
+		"{\"name\":\"kept\",\"if\":{\"header\":\"Message-ID\"},\"then\":\"reject\"},"
+		"{\"name\":\"tagged\",\"if\":{\"header\":{\"name\":\"Subject\",\"value\":{\"regex\":\"^\\\\*+SPAM\"}}},"
+		"\"then\":\"discard\"}]}}]");
+	struct txn *t = txn_new(p, &fake_env);
+	struct verdict v;
+
+	fake_subject = "*****SPAM***** hello";
+	v = feed_message(t, "a@b.c", "r@d.e");
+	assert_int_equal(v.kind, VERDICT_DISCARD);
+	assert_string_equal(v.rule, "tagged");
+	assert_int_equal(txn_delegate_added(t)->count, 1);
+	assert_string_equal(txn_delegate_added(t)->items[0].value, "*****SPAM***** hello");
+	/* Outside follow-up rules the message's own Subject is the one seen. */
+	assert_string_equal(headers_find(txn_headers(t), "Subject", 1)->value, "hello");
+	txn_free(t);
+	policy_unref(p);
+}
+
+#define REPACKAGED "Subject: *****SPAM***** hello\r\nMessage-ID: <1@example.com>\r\n" \
+	"X-Spam-Flag: YES\r\nX-Spam-Status: Yes, score=9.1\r\n" \
+	"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nSpam detection report\r\n--b--\r\n"
+
+static void test_a_repackaged_copy_is_judged_by_the_fields_it_added(void **state)
+{
+	struct fixture *f = *state;
+	struct policy *p = policy_with(f,
+		"\"eom\":[{\"then\":{\"action\":\"delegate\",\"service\":\"av\",\"deliver\":\"copy\",\"rules\":["
+		"{\"name\":\"spam\",\"if\":{\"header\":{\"name\":\"X-Spam-Flag\",\"value\":\"YES\"}},"
+		"\"then\":{\"action\":\"quarantine\",\"folder\":\"spam_q\"}}]}}]");
+	struct txn *t = txn_new(p, &fake_env);
+	const struct headers *added;
+
+	fake_copy_text = REPACKAGED;
+	assert_int_equal(feed_planted(t, "X-Spam-Flag", "NO").kind, VERDICT_DISCARD);
+	added = txn_delegate_added(t);
+	assert_int_equal(added->count, 4);      /* Message-ID was copied, not added */
+	assert_string_equal(added->items[0].name, "Subject");
+	assert_string_equal(added->items[3].name, "Content-Type");
+	/* deliver=copy: the quarantine keeps the copy, as it would have been delivered. */
+	assert_string_equal(quarantined_eml(f, "spam_q"), REPACKAGED);
+	txn_free(t);
+	policy_unref(p);
+}
+
+static void test_by_default_the_original_plus_imports_is_delivered(void **state)
+{
+	struct policy *p = policy_with(*state, AV_RULE);
+	struct txn *t = txn_new(p, &fake_env);
+	struct txn_delivery d;
+
+	fake_added_header = "X-Virus-Scanned: ClamAV";
+	fake_subject = "rewritten";
+	assert_int_equal(feed_message(t, "a@b.c", "r@d.e").kind, VERDICT_CONTINUE);
+	d = txn_delivery(t);
+	assert_int_equal(d.source, DELIVER_ORIGINAL);
+	assert_null(d.path);
+	assert_ptr_equal(d.headers, txn_headers(t));
+	assert_string_equal(headers_find(d.headers, "Subject", 1)->value, "hello");
+	assert_int_equal(txn_edit_count(t), 1);
+	assert_string_equal(read_text(txn_message_path(t)),
+			    "Subject: hello\r\nMessage-ID: <1@example.com>\r\n"
+			    "X-Virus-Scanned: ClamAV\r\n\r\nline one\r\n.dot\r\n");
+	txn_free(t);
+	policy_unref(p);
+}
+
+static void test_deliver_copy_replaces_the_message_and_drops_earlier_imports(void **state)
+{
+	struct fixture *f = *state;
+	struct policy *p = policy_with(f,
+		"\"eom\":[{\"then\":[{\"action\":\"add_header\",\"name\":\"X-Policy\",\"value\":\"1\"},"
+		"{\"action\":\"delegate\",\"service\":\"av\",\"import_headers\":[\"X-Virus-*\"]},"
+		"{\"action\":\"delegate\",\"service\":\"av\",\"deliver\":\"copy\"}]}]");
+	struct txn *t = txn_new(p, &fake_env);
+	struct txn_delivery d;
+	char *copy, *path;
+
+	fake_added_header = "X-Virus-Scanned: ClamAV";
+	fake_added_second = "X-Disarmed: 1";
+	assert_int_equal(feed_message(t, "a@b.c", "r@d.e").kind, VERDICT_CONTINUE);
+	d = txn_delivery(t);
+	assert_int_equal(d.source, DELIVER_COPY);
+	assert_non_null(strstr(d.path, ".copy2"));
+	assert_string_equal(txn_message_path(t), d.path);
+	path = strdup(d.path);
+	copy = strdup(read_text(d.path));
+	assert_string_equal(copy + d.body_offset, "line one\r\n.dot\r\n");
+	assert_non_null(strstr(copy, "X-Virus-Scanned: ClamAV\r\nX-Disarmed: 1\r\n\r\n"));
+	assert_non_null(headers_find(d.headers, "X-Disarmed", 1));
+	/* The copy carries the first delegation's import: only the policy's own edit is left. */
+	assert_int_equal(txn_edit_count(t), 1);
+	assert_string_equal(txn_edit(t, 0)->name, "X-Policy");
+	txn_reset_message(t, NULL);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(count_files(f->spool), 0);
+	free(path);
+	free(copy);
+	txn_free(t);
+	policy_unref(p);
+}
+
+static void test_after_deliver_copy_later_imports_are_added_to_the_copy(void **state)
+{
+	struct policy *p = policy_with(*state,
+		"\"eom\":[{\"then\":[{\"action\":\"delegate\",\"service\":\"av\",\"deliver\":\"copy\"},"
+		"{\"action\":\"delegate\",\"service\":\"av\",\"import_headers\":[\"X-Spam-*\"]}]}]");
+	struct txn *t = txn_new(p, &fake_env);
+	struct txn_delivery d;
+
+	fake_added_header = "X-Disarmed: 1";
+	fake_added_second = "X-Spam-Flag: NO";
+	assert_int_equal(feed_message(t, "a@b.c", "r@d.e").kind, VERDICT_CONTINUE);
+	/* The second delegation was sent the first one's copy. */
 	assert_non_null(strstr(fake_seen_path, ".copy1"));
+	d = txn_delivery(t);
+	assert_int_equal(d.source, DELIVER_COPY);
+	assert_non_null(strstr(d.path, ".copy1"));
+	assert_int_equal(txn_edit_count(t), 1);
+	assert_string_equal(txn_edit(t, 0)->value, "NO");
+	assert_non_null(strstr(read_text(txn_message_path(t)),
+			       "X-Disarmed: 1\r\nX-Spam-Flag: NO\r\n\r\nline one"));
 	txn_free(t);
 	policy_unref(p);
 }
@@ -586,7 +867,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_without_delegation_service_the_error_fallback_applies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quarantine_failure_is_tempfail_never_accept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unwritable_spool_gives_the_fail_safe_verdict, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_chained_delegations_see_the_latest_copy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chained_delegations_each_see_their_own_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_followup_ignores_a_field_the_sender_planted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_followup_sees_a_virus_next_to_a_planted_clean_mark, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_original_header_tests_the_senders_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_value_the_delegate_rewrote_counts_as_its_own, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_repackaged_copy_is_judged_by_the_fields_it_added, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_by_default_the_original_plus_imports_is_delivered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deliver_copy_replaces_the_message_and_drops_earlier_imports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_after_deliver_copy_later_imports_are_added_to_the_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_with_a_new_policy_uses_it_for_the_next_message, setup, teardown),
 	};
 
