@@ -269,6 +269,44 @@ static void test_a_repackaged_copy_is_judged_by_the_fields_it_added(void **state
 	policy_unref(p);
 }
 
+static void test_a_plain_rule_after_a_delegation_sees_the_clients_fields(void **state)
+{
+	struct policy *p = policy_with(*state,
+		"\"eom\":[{\"then\":{\"action\":\"delegate\",\"service\":\"av\",\"import_headers\":[\"X-Virus-*\"]}},"
+		"{\"name\":\"later\",\"if\":{\"header\":\"X-Virus-Scanned\"},\"then\":\"reject\"},"
+		"{\"name\":\"own\",\"if\":{\"header\":{\"name\":\"Subject\",\"value\":\"hello\"}},\"then\":\"discard\"}]");
+	struct txn *t = txn_new(p, &fake_env);
+	struct verdict v;
+
+	fake_added_header = "X-Virus-Scanned: ClamAV";
+	fake_subject = "rewritten";
+	v = feed_message(t, "a@b.c", "r@d.e");
+	assert_int_equal(v.kind, VERDICT_DISCARD);
+	assert_string_equal(v.rule, "own");
+	txn_free(t);
+	policy_unref(p);
+}
+
+static void test_a_delegation_inside_followup_rules_restores_the_outer_view(void **state)
+{
+	struct policy *p = policy_with(*state,
+		"\"eom\":[{\"then\":{\"action\":\"delegate\",\"service\":\"av\",\"rules\":["
+		"{\"name\":\"inner\",\"then\":{\"action\":\"delegate\",\"service\":\"av\",\"rules\":["
+		"{\"name\":\"inner sees\",\"if\":{\"header\":\"X-First\"},\"then\":\"reject\"}]}},"
+		"{\"name\":\"outer sees\",\"if\":{\"header\":\"X-First\"},\"then\":\"discard\"}]}}]");
+	struct txn *t = txn_new(p, &fake_env);
+	struct verdict v;
+
+	fake_added_header = "X-First: 1";
+	fake_added_second = "X-Second: 2";
+	v = feed_message(t, "a@b.c", "r@d.e");
+	assert_int_equal(fake_delegations, 2);
+	assert_int_equal(v.kind, VERDICT_DISCARD);
+	assert_string_equal(v.rule, "outer sees");
+	txn_free(t);
+	policy_unref(p);
+}
+
 static void test_by_default_the_original_plus_imports_is_delivered(void **state)
 {
 	struct policy *p = policy_with(*state, AV_RULE);
@@ -365,6 +403,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_original_header_tests_the_senders_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_value_the_delegate_rewrote_counts_as_its_own, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_repackaged_copy_is_judged_by_the_fields_it_added, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_plain_rule_after_a_delegation_sees_the_clients_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_delegation_inside_followup_rules_restores_the_outer_view, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_by_default_the_original_plus_imports_is_delivered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deliver_copy_replaces_the_message_and_drops_earlier_imports, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_after_deliver_copy_later_imports_are_added_to_the_copy, setup, teardown),
