@@ -41,12 +41,12 @@ static bool recipient_matches(const struct cond *c, const struct txn *t, enum st
 	return false;
 }
 
-/* header_matches - a field is present, or one of its values matches. */
-static bool header_matches(const struct cond *c, const struct txn *t)
+/* header_matches - a field of FIELDS is present, or one of its values matches. */
+static bool header_matches(const struct cond *c, const struct headers *fields)
 {
 	const struct header_field *f;
 
-	for (unsigned nth = 1; (f = headers_find(&t->headers, c->u.named.name, nth)); nth++)
+	for (unsigned nth = 1; (f = headers_find(fields, c->u.named.name, nth)); nth++)
 		if (!c->u.named.has_value || any_matches(&c->u.named.value, f->value))
 			return true;
 	return false;
@@ -93,7 +93,10 @@ bool cond_eval(const struct cond *c, const struct txn *t, enum stage stage)
 	case COND_AUTH_USER:
 		return any_matches(&c->u.match, t->auth_user);
 	case COND_HEADER:
-		return header_matches(c, t);
+		/* In follow-up rules only the delegate's own fields are its word. */
+		return header_matches(c, t->followup_fields ? t->followup_fields : &t->headers);
+	case COND_ORIGINAL_HEADER:
+		return header_matches(c, &t->headers);
 	case COND_SIZE_ABOVE:
 		return t->message_size > c->u.size;
 	case COND_MACRO:

@@ -57,11 +57,26 @@ static enum flow run_quarantine(struct txn *t, const struct action *a, const cha
 	return FLOW_STOP;
 }
 
+/* run_followup - D's follow-up rules, their header tests seeing only ADDED (freed here). */
+static enum flow run_followup(struct txn *t, const struct delegate_spec *d, struct headers *added,
+			      enum stage stage, struct verdict *out)
+{
+	const struct headers *outer = t->followup_fields;       /* a delegation inside follow-ups */
+	enum flow flow;
+
+	t->followup_fields = added;
+	flow = run_rules(t, &d->followup, stage, out);
+	t->followup_fields = outer;
+	headers_free(added);
+	return flow;
+}
+
 /* run_delegate - send the message to a service and resume with the result. */
 static enum flow run_delegate(struct txn *t, const struct delegate_spec *d, const char *rule,
 			      enum stage stage, struct verdict *out)
 {
 	struct delegate_result r = { .status = DELEGATE_ERROR };
+	struct headers added = { 0 };
 	char err[200];
 
 	/* The message must be on disk to be sent: a local failure to write it
@@ -74,7 +89,7 @@ static enum flow run_delegate(struct txn *t, const struct delegate_spec *d, cons
 	if (t->env.delegate)
 		t->env.delegate(t->env.service_arg, t, d, &r);
 	t->delegation_ms += r.elapsed_ms;
-	if (r.status == DELEGATE_COPY && !txn_adopt_copy(t, d, r.copy_path, err, sizeof(err))) {
+	if (r.status == DELEGATE_COPY && !txn_adopt_copy(t, d, r.copy_path, &added, err, sizeof(err))) {
 		r.status = DELEGATE_ERROR;
 		snprintf(r.detail, sizeof(r.detail), "unusable copy: %s", err);
 	}
@@ -86,7 +101,7 @@ static enum flow run_delegate(struct txn *t, const struct delegate_spec *d, cons
 		 delegate_status_names[r.status]);
 	switch (r.status) {
 	case DELEGATE_COPY:
-		return run_rules(t, &d->followup, stage, out);
+		return run_followup(t, d, &added, stage, out);
 	case DELEGATE_TIMEOUT:
 		return run_actions(t, &d->on_timeout, rule, stage, out);
 	case DELEGATE_MISSING:

@@ -51,6 +51,7 @@ static void cond_free_contents(struct cond *c)
 		matcher_list_free(&c->u.match);
 		break;
 	case COND_HEADER:
+	case COND_ORIGINAL_HEADER:
 	case COND_MACRO:
 		free(c->u.named.name);
 		matcher_list_free(&c->u.named.value);

@@ -50,7 +50,10 @@ enum cond_kind {
 	COND_RECIPIENT,         /* rcpt stage: this recipient; later: any recipient */
 	COND_AUTH,              /* an authenticated user is present (or absent) */
 	COND_AUTH_USER,         /* the authenticated user name matches */
-	COND_HEADER,            /* header present, or its value matches */
+	COND_HEADER,            /* header present, or its value matches; in follow-up
+				 * rules: only the fields the delegate added or changed */
+	COND_ORIGINAL_HEADER,   /* follow-up rules only: the same test on the fields of
+				 * the message as the client sent it */
 	COND_SIZE_ABOVE,        /* message size in bytes above a limit */
 	COND_MACRO,             /* MTA macro defined, or its value matches */
 };
@@ -64,7 +67,7 @@ struct cond {
 		struct { size_t count; struct cidr *items; } nets;   /* CLIENT_IP */
 		struct matcher_list match;   /* CLIENT_NAME HELO SENDER RECIPIENT AUTH_USER */
 		bool present;                /* AUTH */
-		struct {                     /* HEADER, MACRO */
+		struct {                     /* HEADER, ORIGINAL_HEADER, MACRO */
 			char *name;
 			bool has_value;      /* false: presence test only */
 			struct matcher_list value;
@@ -122,6 +125,12 @@ struct header_pattern {
 
 struct service;
 
+/* Which message is delivered (and quarantined) after a delegation. */
+enum deliver_source {
+	DELIVER_ORIGINAL,       /* the message as received, plus the imported fields */
+	DELIVER_COPY,           /* the delegate's copy, as it returned it */
+};
+
 struct delegate_spec {
 	const struct service *service;  /* borrowed from the policy */
 	struct rule_list followup;      /* evaluated on the returned copy */
@@ -129,7 +138,8 @@ struct delegate_spec {
 	struct action_list on_timeout;  /* no copy within the service timeout */
 	struct action_list on_missing;  /* delegator accepted, sent no copy back */
 	size_t import_count;            /* headers carried into the final message */
-	struct header_pattern *imports;
+	struct header_pattern *imports; /* (DELIVER_ORIGINAL only: a copy carries its own) */
+	enum deliver_source deliver;    /* "deliver": what goes on once the copy is back */
 };
 
 struct action {

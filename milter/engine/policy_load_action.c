@@ -34,7 +34,8 @@ static const char *const keys_change[] = { "action", "name", "value", "index", "
 static const char *const keys_remove[] = { "action", "name", "comment", NULL };
 static const char *const keys_log[] = { "action", "message", "level", "comment", NULL };
 static const char *const keys_delegate[] = { "action", "service", "rules", "import_headers",
-					     "on_error", "on_timeout", "on_missing", "comment", NULL };
+					     "deliver", "on_error", "on_timeout", "on_missing",
+					     "comment", NULL };
 
 static const struct action_row {
 	const char *name;
@@ -363,6 +364,31 @@ static bool parse_imports(struct load_ctx *c, json_t *v, struct delegate_spec *d
 	return ok;
 }
 
+/* parse_deliver - "deliver": "original" (default) or "copy"; imports need the original. */
+static bool parse_deliver(struct load_ctx *c, json_t *obj, struct delegate_spec *d)
+{
+	static const char *const names[] = { [DELIVER_ORIGINAL] = "original", [DELIVER_COPY] = "copy" };
+	const char *deliver = lctx_string_member(c, obj, "deliver", false);
+
+	d->deliver = DELIVER_ORIGINAL;
+	if (!deliver)
+		return !json_object_get(obj, "deliver");
+	lctx_push_key(c, "deliver");
+	if (strcmp(deliver, names[DELIVER_COPY]) == 0)
+		d->deliver = DELIVER_COPY;
+	else if (strcmp(deliver, names[DELIVER_ORIGINAL]) != 0)
+		lctx_error(c, "unknown value \"%s\"; expected one of: original, copy", deliver);
+	lctx_pop(c);
+	if (d->deliver == DELIVER_COPY && json_object_get(obj, "import_headers")) {
+		lctx_push_key(c, "import_headers");
+		lctx_error(c, "import_headers has no effect with \"deliver\": \"copy\" "
+			   "(the copy is delivered with every field the filter added): remove one of them");
+		lctx_pop(c);
+		return false;
+	}
+	return strcmp(deliver, names[d->deliver]) == 0;
+}
+
 /* parse_fallback - on_error/on_timeout/on_missing, defaulting to a tempfail. */
 static bool parse_fallback(struct load_ctx *c, json_t *obj, const char *key, const char *text,
 			   struct action_list *out)
@@ -409,6 +435,7 @@ static bool parse_delegate(struct load_ctx *c, json_t *obj, enum stage stage, st
 		ok = false;
 	}
 	ok = parse_imports(c, json_object_get(obj, "import_headers"), d) && ok;
+	ok = parse_deliver(c, obj, d) && ok;
 	ok = parse_fallback(c, obj, "on_error", "Content filter unavailable, try again later",
 			    &d->on_error) && ok;
 	ok = parse_fallback(c, obj, "on_timeout", "Content filter timed out, try again later",

@@ -22,27 +22,29 @@ static const struct cond_row {
 	const char *key;
 	enum cond_kind kind;
 	enum stage min_stage;
+	bool followup_only;     /* only in the follow-up rules of a delegate */
 	cond_parser *parse;
 } cond_table[] = {
-	{ "all", COND_ALL, STAGE_CONNECT, parse_list },
-	{ "any", COND_ANY, STAGE_CONNECT, parse_list },
-	{ "not", COND_NOT, STAGE_CONNECT, parse_not },
-	{ "client_ip", COND_CLIENT_IP, STAGE_CONNECT, parse_client_ip },
-	{ "client_name", COND_CLIENT_NAME, STAGE_CONNECT, parse_matchers },
-	{ "helo", COND_HELO, STAGE_HELO, parse_matchers },
-	{ "sender", COND_SENDER, STAGE_MAIL, parse_matchers },
-	{ "recipient", COND_RECIPIENT, STAGE_RCPT, parse_matchers },
-	{ "auth", COND_AUTH, STAGE_MAIL, parse_auth },
-	{ "auth_user", COND_AUTH_USER, STAGE_MAIL, parse_matchers },
-	{ "header", COND_HEADER, STAGE_HEADERS, parse_named },
-	{ "size_above", COND_SIZE_ABOVE, STAGE_EOM, parse_size },
-	{ "macro", COND_MACRO, STAGE_CONNECT, parse_named },
+	{ "all", COND_ALL, STAGE_CONNECT, false, parse_list },
+	{ "any", COND_ANY, STAGE_CONNECT, false, parse_list },
+	{ "not", COND_NOT, STAGE_CONNECT, false, parse_not },
+	{ "client_ip", COND_CLIENT_IP, STAGE_CONNECT, false, parse_client_ip },
+	{ "client_name", COND_CLIENT_NAME, STAGE_CONNECT, false, parse_matchers },
+	{ "helo", COND_HELO, STAGE_HELO, false, parse_matchers },
+	{ "sender", COND_SENDER, STAGE_MAIL, false, parse_matchers },
+	{ "recipient", COND_RECIPIENT, STAGE_RCPT, false, parse_matchers },
+	{ "auth", COND_AUTH, STAGE_MAIL, false, parse_auth },
+	{ "auth_user", COND_AUTH_USER, STAGE_MAIL, false, parse_matchers },
+	{ "header", COND_HEADER, STAGE_HEADERS, false, parse_named },
+	{ "original_header", COND_ORIGINAL_HEADER, STAGE_HEADERS, true, parse_named },
+	{ "size_above", COND_SIZE_ABOVE, STAGE_EOM, false, parse_size },
+	{ "macro", COND_MACRO, STAGE_CONNECT, false, parse_named },
 };
 #define COND_ROWS (sizeof(cond_table) / sizeof(cond_table[0]))
 
 static const char cond_keys_text[] =
 	"all, any, not, client_ip, client_name, helo, sender, recipient, auth, "
-	"auth_user, header, size_above, macro";
+	"auth_user, header, original_header, size_above, macro";
 
 /* find_row - the table row for KEY, or NULL. */
 static const struct cond_row *find_row(const char *key)
@@ -252,7 +254,7 @@ static bool valid_header_name(const char *name)
 	return true;
 }
 
-/* parse_named - header/macro: "Name", or {"name": "Name", "value": matcher}. */
+/* parse_named - header/original_header/macro: "Name", or {"name": "Name", "value": matcher}. */
 static bool parse_named(struct load_ctx *c, json_t *v, enum stage stage, struct cond *out)
 {
 	static const char *const keys[] = { "name", "value", NULL };
@@ -323,6 +325,12 @@ static bool load_test(struct load_ctx *c, const char *key, json_t *v, enum stage
 		lctx_error_key(c, "condition \"%s\" cannot be used at stage %s "
 			       "(its data is known from stage %s on)",
 			       key, stage_name(stage), stage_name(row->min_stage));
+		return false;
+	}
+	if (row->followup_only && c->delegate_depth == 0) {
+		lctx_error_key(c, "condition \"%s\" applies only in the follow-up rules of a "
+			       "delegate (elsewhere \"header\" already tests the message's own fields)",
+			       key);
 		return false;
 	}
 	return row->parse(c, v, stage, out);

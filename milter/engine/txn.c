@@ -1,7 +1,8 @@
 /*
  * txn.c - a transaction's life: feeding stages, spooling the message,
- * adopting copies returned by delegates, and resetting between messages.
- * Rule evaluation itself is in eval.c.
+ * queueing header edits, and resetting between messages. Copies returned by
+ * delegates and the delivered message are in txn_copy.c, rule evaluation in
+ * eval.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +50,7 @@ static void edit_list_free(struct edit_list *l)
 		free(l->items[i].value);
 	}
 	free(l->items);
+	free(l->imported);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -112,25 +114,57 @@ void txn_note(struct txn *t, const char *fmt, ...)
 	t->trail[t->trail_len] = '\0';
 }
 
+/* edit_push - append an edit (strings copied) to L. */
+static void edit_push(struct edit_list *l, enum header_edit_op op, const char *name,
+		      const char *value, unsigned index, bool imported)
+{
+	if (l->count == l->capacity) {
+		size_t cap = l->capacity ? l->capacity * 2 : 8;
+		struct header_edit *grown = realloc(l->items, cap * sizeof(*grown));
+		bool *marks = grown ? realloc(l->imported, cap * sizeof(*marks)) : NULL;
+
+		if (!grown || !marks)
+			abort();
+		l->items = grown;
+		l->imported = marks;
+		l->capacity = cap;
+	}
+	l->imported[l->count] = imported;
+	l->items[l->count++] = (struct header_edit){
+		.op = op, .name = xstrdup(name), .value = dup_or_null(value), .index = index,
+	};
+}
+
 /* txn_add_edit - queue a header edit in the message's (or connection's) list. */
 void txn_add_edit(struct txn *t, enum header_edit_op op, const char *name,
 		  const char *value, unsigned index)
 {
 	/* Before MAIL there is no message yet: such edits apply to every message. */
-	struct edit_list *l = t->sender ? &t->edits : &t->conn_edits;
+	edit_push(t->sender ? &t->edits : &t->conn_edits, op, name, value, index, false);
+}
 
-	if (l->count == l->capacity) {
-		size_t cap = l->capacity ? l->capacity * 2 : 8;
-		struct header_edit *grown = realloc(l->items, cap * sizeof(*grown));
+/* txn_add_import - queue the addition of a field a delegate's import_headers took. */
+void txn_add_import(struct txn *t, const char *name, const char *value)
+{
+	edit_push(&t->edits, EDIT_ADD, name, value, 0, true);
+}
 
-		if (!grown)
-			abort();
-		l->items = grown;
-		l->capacity = cap;
+/* txn_drop_imports - remove the import edits from the message's list, keeping the order. */
+void txn_drop_imports(struct txn *t)
+{
+	struct edit_list *l = &t->edits;
+	size_t kept = 0;
+
+	for (size_t i = 0; i < l->count; i++) {
+		if (!l->imported[i]) {
+			l->imported[kept] = false;
+			l->items[kept++] = l->items[i];
+			continue;
+		}
+		free(l->items[i].name);
+		free(l->items[i].value);
 	}
-	l->items[l->count++] = (struct header_edit){
-		.op = op, .name = xstrdup(name), .value = dup_or_null(value), .index = index,
-	};
+	l->count = kept;
 }
 
 /* decide - evaluate STAGE unless already decided, and remember a decision. */
@@ -380,11 +414,9 @@ bool txn_finish_spool(struct txn *t)
 	return !t->spool_failed;
 }
 
-/* txn_message_path - the current message as a file, written out now if it was in memory. */
-const char *txn_message_path(struct txn *t)
+/* txn_original_path - the message as received, as a file, written out now if it was in memory. */
+const char *txn_original_path(struct txn *t)
 {
-	if (t->copy_path)
-		return t->copy_path;
 	if (!t->spooling || t->spool_failed)
 		return NULL;
 	if (!t->spool_path && !spool_to_disk(t))
@@ -406,8 +438,8 @@ struct verdict txn_eom(struct txn *t)
 	return decide(t, STAGE_EOM);
 }
 
-/* remove_file - unlink and free a spool or copy path. */
-static void remove_file(char **path)
+/* txn_remove_file - unlink and free a spool or copy path. */
+void txn_remove_file(char **path)
 {
 	if (*path && unlink(*path) != 0 && errno != ENOENT)
 		log_msg(LOG_WARNING, "cannot remove %s: %s", *path, strerror(errno));
@@ -426,8 +458,8 @@ void txn_reset_message(struct txn *t, struct policy *new_policy)
 	t->spool_mem_len = 0;
 	t->spool_bytes = 0;
 	t->spooling = t->spool_failed = false;
-	remove_file(&t->spool_path);
-	remove_file(&t->copy_path);
+	txn_remove_file(&t->spool_path);
+	txn_reset_copies(t);
 	free(t->sender);
 	free(t->auth_user);
 	t->sender = t->auth_user = NULL;
@@ -450,64 +482,6 @@ void txn_reset_message(struct txn *t, struct policy *new_policy)
 		policy_unref(t->policy);
 		t->policy = new_policy;
 	}
-}
-
-/* imported - does NAME match one of SPEC's import patterns? */
-static bool imported(const struct delegate_spec *spec, const char *name)
-{
-	for (size_t i = 0; i < spec->import_count; i++) {
-		const struct header_pattern *hp = &spec->imports[i];
-
-		if (hp->prefix ? strncasecmp(name, hp->name, strlen(hp->name)) == 0
-			       : strcasecmp(name, hp->name) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* queue_imports - note the fields the delegate added to COPY; queue edits for imported ones. */
-static void queue_imports(struct txn *t, const struct delegate_spec *spec,
-			  const struct headers *copy)
-{
-	for (size_t i = 0; i < copy->count; i++) {
-		const char *name = copy->items[i].name;
-		unsigned nth = 0;
-
-		for (size_t j = 0; j <= i; j++)
-			nth += strcasecmp(copy->items[j].name, name) == 0;
-		/* Fields beyond those the message already had were added by the delegate. */
-		if (nth <= headers_count(&t->headers, name))
-			continue;
-		headers_add(&t->delegate_added, name, copy->items[i].value);
-		if (imported(spec, name))
-			txn_add_edit(t, EDIT_ADD, name, copy->items[i].value, 0);
-	}
-}
-
-/* txn_adopt_copy - make PATH the current message; T takes PATH. */
-bool txn_adopt_copy(struct txn *t, const struct delegate_spec *spec, char *path,
-		    char *err, size_t errlen)
-{
-	struct headers copy = { 0 };
-	FILE *f = fopen(path, "re");
-	bool ok = f && headers_read(f, &copy, err, errlen);
-
-	if (!f)
-		snprintf(err, errlen, "cannot open the returned copy %s: %s", path, strerror(errno));
-	if (f)
-		fclose(f);
-	if (!ok) {
-		headers_free(&copy);
-		remove_file(&path);
-		return false;
-	}
-	headers_remove_all(&copy, DELEGATE_ID_HEADER);
-	queue_imports(t, spec, &copy);
-	headers_free(&t->headers);
-	t->headers = copy;
-	remove_file(&t->copy_path);
-	t->copy_path = path;
-	return true;
 }
 
 /* Read access. */

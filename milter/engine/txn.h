@@ -25,6 +25,26 @@
  * stage returns the policy's fail-safe verdict (tempfail unless
  * configured), never an accept.
  *
+ * Delegations and trust. A delegate returns a copy of the message. The
+ * fields of the copy's header block that the message it was sent does not
+ * have (by name and value, occurrences counted; a rewritten value counts)
+ * are the ones the delegate added or changed: txn_delegate_added() collects
+ * them for every delegation of the message. While a delegate's follow-up
+ * rules run, their "header" conditions see only what that delegation added
+ * or changed, "original_header" the fields the client sent; everywhere else
+ * "header" sees the fields the client sent (txn_headers), never a copy's.
+ *
+ * What is delivered. By default the message as received plus the fields the
+ * delegates' import_headers took (queued as EDIT_ADD edits); after a
+ * delegation with "deliver": "copy", that delegate's copy as it returned it
+ * (the import edits queued before it are dropped: the copy carries them),
+ * plus what later delegations import. txn_delivery() says which; the header
+ * edits (txn_edit) apply on top in both cases. A delegation is sent, and a
+ * quarantine stores, that same message (txn_message_path): with imports in
+ * a new file with their fields written in; the policy's own header actions
+ * (add_header, change_header, remove_header) are edits for the front end
+ * only, so neither the next delegate nor the quarantine sees them.
+ *
  * Ownership: txn_new takes a reference on the policy and the transaction
  * owns all its strings, the spool file (unlinked at reset/free) and any copy
  * returned by a delegate. Verdict replies and rule names point into the
@@ -142,16 +162,45 @@ const char *txn_client_addr(const struct txn *t);
 const char *txn_sender(const struct txn *t);
 size_t txn_rcpt_count(const struct txn *t);
 const char *txn_rcpt_at(const struct txn *t, size_t i);
-const struct headers *txn_headers(const struct txn *t);
-const struct headers *txn_delegate_added(const struct txn *t); /* fields delegates added */
-/* txn_message_path - the current message as a file (written out now if it
- * was kept in memory); NULL if it is not kept or could not be written. */
+const struct headers *txn_headers(const struct txn *t);         /* as the client sent them */
+const struct headers *txn_delegate_added(const struct txn *t);  /* added or changed by delegates */
+/*
+ * txn_message_path - the message that would be delivered now (see "What is
+ * delivered"), as one file: the spool file (written out now if it was in
+ * memory), the adopted copy, or a file with the imported fields written in.
+ * Valid until the next delegation or the reset. NULL if the message is not
+ * kept or could not be written.
+ */
 const char *txn_message_path(struct txn *t);
 uint64_t txn_message_size(const struct txn *t);
 size_t txn_edit_count(const struct txn *t);
 const struct header_edit *txn_edit(const struct txn *t, size_t i);
 uint64_t txn_delegation_ms(const struct txn *t);        /* total time in delegations */
 const char *txn_trail(const struct txn *t);             /* "rule=action ..." for logs */
+
+/*
+ * What the front end delivers at end of message, after a verdict that lets
+ * the message through (continue, accept). Results are borrowed, valid until
+ * txn_reset_message.
+ *  DELIVER_ORIGINAL  the message as the client sent it (the MTA has it, the
+ *                    shim spooled it); PATH is NULL and HEADERS its fields.
+ *  DELIVER_COPY      the file PATH replaces it: headers and body (milter:
+ *                    remove the client's fields, txn_headers(), add HEADERS,
+ *                    smfi_replacebody with the bytes from BODY_OFFSET on,
+ *                    CRLF line ends; shim: send PATH). The delegate's
+ *                    X-Delegate-Id is not in it.
+ * Then, in both cases, apply the edits (txn_edit) in order; their indexes and
+ * "every occurrence" refer to HEADERS, the delivered message's fields.
+ */
+struct txn_delivery {
+	enum deliver_source source;
+	const char *path;               /* DELIVER_COPY: the whole message */
+	uint64_t body_offset;           /* DELIVER_COPY: where its body starts in PATH */
+	const struct headers *headers;  /* the delivered message's fields, before the edits */
+};
+
+/* txn_delivery - which message the front end delivers (see above). */
+struct txn_delivery txn_delivery(const struct txn *t);
 
 /* verdict_name - "continue", "accept", "reject", ... */
 const char *verdict_name(enum verdict_kind kind);

@@ -175,10 +175,61 @@ static void test_unknown_action_and_condition(void **state)
 	assert_load_error("{\"stages\":{\"mail\":[{\"if\":{\"from\":\"x\"},\"then\":\"bounce\"}]}}",
 			  "test.json:1:27: stages.mail[0].if.from: unknown condition \"from\"; expected "
 			  "one of: all, any, not, client_ip, client_name, helo, sender, recipient, auth, "
-			  "auth_user, header, size_above, macro\n"
+			  "auth_user, header, original_header, size_above, macro\n"
 			  "test.json:1:46: stages.mail[0].then: unknown action \"bounce\"; expected one of: "
 			  "next, accept, reject, tempfail, discard, quarantine, add_header, change_header, "
 			  "remove_header, log, delegate");
+}
+
+static void test_original_header_only_in_followup_rules(void **state)
+{
+	(void)state;
+	assert_load_error("{\"stages\":{\"eom\":[{\"if\":{\"original_header\":\"X-Loop\"},\"then\":\"discard\"}]}}",
+			  "test.json:1:26: stages.eom[0].if.original_header: condition \"original_header\" "
+			  "applies only in the follow-up rules of a delegate (elsewhere \"header\" already "
+			  "tests the message's own fields)");
+}
+
+static void test_deliver_is_original_or_copy(void **state)
+{
+	(void)state;
+	assert_load_error("{" SVC ",\"stages\":{\"eom\":[{\"then\":{\"action\":\"delegate\",\"service\":\"av\","
+			  "\"deliver\":\"filtered\"}}]}}",
+			  "test.json:1:178: stages.eom[0].then.deliver: unknown value \"filtered\"; "
+			  "expected one of: original, copy");
+	assert_load_error("{" SVC ",\"stages\":{\"eom\":[{\"then\":{\"action\":\"delegate\",\"service\":\"av\","
+			  "\"deliver\":true}}]}}",
+			  "test.json:1:178: stages.eom[0].then.deliver: expected a string, got a boolean");
+}
+
+static void test_deliver_copy_refuses_import_headers(void **state)
+{
+	(void)state;
+	assert_load_error("{" SVC ",\"stages\":{\"eom\":[{\"then\":{\"action\":\"delegate\",\"service\":\"av\","
+			  "\"import_headers\":[\"X-Virus-*\"],\"deliver\":\"copy\"}}]}}",
+			  "test.json:1:185: stages.eom[0].then.import_headers: import_headers has no "
+			  "effect with \"deliver\": \"copy\" (the copy is delivered with every field the "
+			  "filter added): remove one of them");
+}
+
+static void test_deliver_and_original_header_load(void **state)
+{
+	struct load_errors errs = { 0 };
+	struct policy *p = policy_load_text("{" SVC ",\"stages\":{\"eom\":["
+		"{\"then\":{\"action\":\"delegate\",\"service\":\"av\",\"deliver\":\"copy\",\"rules\":["
+		"{\"if\":{\"original_header\":{\"name\":\"X-Loop\",\"value\":\"yes\"}},\"then\":\"discard\"}]}},"
+		"{\"then\":{\"action\":\"delegate\",\"service\":\"av\"}}]}}", "test.json", &errs);
+	const struct rule_list *eom;
+
+	(void)state;
+	assert_int_equal(errs.count, 0);
+	assert_non_null(p);
+	eom = &p->stages[STAGE_EOM];
+	assert_int_equal(eom->items[0].then.items[0].u.delegate.deliver, DELIVER_COPY);
+	assert_int_equal(eom->items[0].then.items[0].u.delegate.followup.items[0].cond->kind,
+			 COND_ORIGINAL_HEADER);
+	assert_int_equal(eom->items[1].then.items[0].u.delegate.deliver, DELIVER_ORIGINAL);
+	policy_unref(p);
 }
 
 static void test_missing_then(void **state)
@@ -426,6 +477,10 @@ int main(void)
 		cmocka_unit_test(test_condition_used_before_its_data_exists),
 		cmocka_unit_test(test_quarantine_needs_the_whole_message),
 		cmocka_unit_test(test_unknown_action_and_condition),
+		cmocka_unit_test(test_original_header_only_in_followup_rules),
+		cmocka_unit_test(test_deliver_is_original_or_copy),
+		cmocka_unit_test(test_deliver_copy_refuses_import_headers),
+		cmocka_unit_test(test_deliver_and_original_header_load),
 		cmocka_unit_test(test_missing_then),
 		cmocka_unit_test(test_bad_duration),
 		cmocka_unit_test(test_public_receiver_must_be_explicit),

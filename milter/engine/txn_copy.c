@@ -1,0 +1,263 @@
+/*
+ * txn_copy.c - what a delegation brings back, and which message goes on.
+ *
+ * A delegate returns a copy of the message. Its header block is compared with
+ * the header block of the message the delegate was sent: a field of the copy
+ * that the sent message does not have, by name (case-insensitive) and value
+ * (whitespace-insensitive: refolding is no change), occurrences counted, was
+ * added or changed by the delegate. Only those fields are the delegate's
+ * word; the sender's own fields of the same name are not (issue 10: a sender
+ * who writes "X-Virus-Infected: yes" must not get a clean message discarded).
+ *
+ * The delivered message is the original as received, or with "deliver":
+ * "copy" the adopted copy, plus the fields imported since (queued as EDIT_ADD
+ * edits for the front end, and written into the file txn_message_path()
+ * returns, which the next delegation is sent and a quarantine stores).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "policy_load_ctx.h"    /* xcalloc */
+#include "txn_int.h"
+
+#define COPY_CHUNK 16384
+
+/* is_wsp - folding whitespace, line breaks included. */
+static bool is_wsp(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
+/* skip_wsp - past the whitespace at P. */
+static const char *skip_wsp(const char *p)
+{
+	while (is_wsp(*p))
+		p++;
+	return p;
+}
+
+/* same_value - equal once runs of whitespace are one space and the ends trimmed. */
+static bool same_value(const char *a, const char *b)
+{
+	a = skip_wsp(a);
+	b = skip_wsp(b);
+	while (*a && *b) {
+		if (is_wsp(*a) && is_wsp(*b)) {
+			a = skip_wsp(a);
+			b = skip_wsp(b);
+			continue;
+		}
+		if (*a++ != *b++)
+			return false;
+	}
+	return !*skip_wsp(a) && !*skip_wsp(b);
+}
+
+/* take_match - mark an unused field of SENT equal to F as used; false if none. */
+static bool take_match(const struct headers *sent, bool *used, const struct header_field *f)
+{
+	for (size_t i = 0; i < sent->count; i++) {
+		if (used[i] || strcasecmp(sent->items[i].name, f->name) != 0 ||
+		    !same_value(sent->items[i].value, f->value))
+			continue;
+		used[i] = true;
+		return true;
+	}
+	return false;
+}
+
+/* delivered_fields - the fields of the delivered message, before imports. */
+static const struct headers *delivered_fields(const struct txn *t)
+{
+	return t->copy_path ? &t->copy_headers : &t->headers;
+}
+
+/* fields_added - the fields of COPY not in the message the delegate was sent, into OUT. */
+static void fields_added(const struct txn *t, const struct headers *copy, struct headers *out)
+{
+	const struct headers *sent = delivered_fields(t);
+	bool *used = xcalloc(sent->count + t->imported.count + 1, sizeof(*used));
+
+	for (size_t i = 0; i < copy->count; i++) {
+		const struct header_field *f = &copy->items[i];
+
+		if (!take_match(sent, used, f) && !take_match(&t->imported, used + sent->count, f))
+			headers_add(out, f->name, f->value);
+	}
+	free(used);
+}
+
+/* imported - does NAME match one of SPEC's import patterns? */
+static bool imported(const struct delegate_spec *spec, const char *name)
+{
+	for (size_t i = 0; i < spec->import_count; i++) {
+		const struct header_pattern *hp = &spec->imports[i];
+
+		if (hp->prefix ? strncasecmp(name, hp->name, strlen(hp->name)) == 0
+			       : strcasecmp(name, hp->name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* queue_imports - the added fields SPEC imports go onto the delivered message. */
+static void queue_imports(struct txn *t, const struct delegate_spec *spec,
+			  const struct headers *added)
+{
+	for (size_t i = 0; i < added->count; i++) {
+		const struct header_field *f = &added->items[i];
+
+		if (!imported(spec, f->name))
+			continue;
+		txn_add_import(t, f->name, f->value);
+		headers_add(&t->imported, f->name, f->value);
+		txn_remove_file(&t->render_path);       /* it lacks this field */
+	}
+}
+
+/* deliver_copy - the copy at PATH becomes the delivered message; T takes PATH and COPY. */
+static void deliver_copy(struct txn *t, char *path, struct headers *copy, uint64_t body_offset)
+{
+	/* The fields imported so far were in the message sent: the copy carries them. */
+	txn_drop_imports(t);
+	headers_free(&t->imported);
+	txn_remove_file(&t->render_path);
+	txn_remove_file(&t->copy_path);
+	headers_free(&t->copy_headers);
+	t->copy_path = path;
+	t->copy_headers = *copy;
+	t->copy_body_offset = body_offset;
+	*copy = (struct headers){ 0 };
+}
+
+/* read_copy - the header block of the file PATH, and where its body starts. */
+static bool read_copy(const char *path, struct headers *out, uint64_t *body_offset,
+		      char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "re");
+	bool ok;
+	off_t at;
+
+	if (!f) {
+		snprintf(err, errlen, "cannot open the returned copy %s: %s", path, strerror(errno));
+		return false;
+	}
+	ok = headers_read(f, out, err, errlen);
+	at = ftello(f);
+	*body_offset = at > 0 ? (uint64_t)at : 0;
+	fclose(f);
+	return ok;
+}
+
+/* txn_adopt_copy - note what the delegate added; import it, or deliver the copy. */
+bool txn_adopt_copy(struct txn *t, const struct delegate_spec *spec, char *path,
+		    struct headers *added, char *err, size_t errlen)
+{
+	struct headers copy = { 0 };
+	uint64_t body_offset = 0;
+
+	if (!read_copy(path, &copy, &body_offset, err, errlen)) {
+		headers_free(&copy);
+		txn_remove_file(&path);
+		return false;
+	}
+	headers_remove_all(&copy, DELEGATE_ID_HEADER);
+	fields_added(t, &copy, added);
+	for (size_t i = 0; i < added->count; i++)
+		headers_add(&t->delegate_added, added->items[i].name, added->items[i].value);
+	if (spec->deliver == DELIVER_COPY) {
+		deliver_copy(t, path, &copy, body_offset);
+		return true;
+	}
+	queue_imports(t, spec, added);
+	headers_free(&copy);
+	txn_remove_file(&path);         /* only its fields mattered */
+	return true;
+}
+
+/* copy_with_imports - IN with the fields of IMPORTED at the end of its header block. */
+static bool copy_with_imports(FILE *in, FILE *out, const struct headers *imported)
+{
+	char *line = NULL, buf[COPY_CHUNK];
+	size_t cap = 0, n;
+	ssize_t len;
+
+	while ((len = getline(&line, &cap, in)) > 0 &&
+	       !(line[0] == '\n' || (line[0] == '\r' && line[1] == '\n')))
+		fwrite(line, 1, (size_t)len, out);
+	if (len > 0 && line[len - 1] != '\n')
+		fputs("\r\n", out);     /* a last header line without its line end */
+	free(line);
+	for (size_t i = 0; i < imported->count; i++)
+		fprintf(out, "%s: %s\r\n", imported->items[i].name, imported->items[i].value);
+	fputs("\r\n", out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		fwrite(buf, 1, n, out);
+	return !ferror(in) && !ferror(out);
+}
+
+/* render - a new spool file: BASE with the imported fields written in; NULL on failure. */
+static char *render(struct txn *t, const char *base)
+{
+	char *path;
+	FILE *in = fopen(base, "re"), *out = NULL;
+	int fd = -1;
+	bool ok;
+
+	if (asprintf(&path, "%s/md.XXXXXX", t->policy->settings.spool_dir) < 0)
+		abort();
+	if (in && (fd = mkostemp(path, O_CLOEXEC)) >= 0 && !(out = fdopen(fd, "w")))
+		close(fd);
+	ok = out && copy_with_imports(in, out, &t->imported);
+	if (out && fclose(out) != 0)
+		ok = false;
+	if (in)
+		fclose(in);
+	if (ok)
+		return path;
+	log_msg(LOG_ERR, "%s: cannot write the message with its imported fields to %s: %s",
+		txn_log_id(t), fd >= 0 ? path : t->policy->settings.spool_dir,
+		strerror(errno ? errno : EIO));
+	if (fd >= 0)
+		unlink(path);
+	free(path);
+	return NULL;
+}
+
+/* txn_message_path - the delivered message as one file, imported fields written in. */
+const char *txn_message_path(struct txn *t)
+{
+	const char *base = t->copy_path ? t->copy_path : txn_original_path(t);
+
+	if (!base || t->imported.count == 0)
+		return base;
+	if (!t->render_path)
+		t->render_path = render(t, base);
+	return t->render_path;
+}
+
+/* txn_delivery - which message the front end delivers. */
+struct txn_delivery txn_delivery(const struct txn *t)
+{
+	if (t->copy_path)
+		return (struct txn_delivery){
+			.source = DELIVER_COPY, .path = t->copy_path,
+			.body_offset = t->copy_body_offset, .headers = &t->copy_headers,
+		};
+	return (struct txn_delivery){ .source = DELIVER_ORIGINAL, .headers = &t->headers };
+}
+
+/* txn_reset_copies - forget the adopted copy, the imports and the rendered file. */
+void txn_reset_copies(struct txn *t)
+{
+	txn_remove_file(&t->copy_path);
+	txn_remove_file(&t->render_path);
+	headers_free(&t->copy_headers);
+	headers_free(&t->imported);
+	t->copy_body_offset = 0;
+	t->followup_fields = NULL;
+}
