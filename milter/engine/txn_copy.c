@@ -165,7 +165,7 @@ bool txn_adopt_copy(struct txn *t, const struct delegate_spec *spec, char *path,
 		txn_remove_file(&path);
 		return false;
 	}
-	headers_remove_all(&copy, DELEGATE_ID_HEADER);
+	headers_remove_all(&copy, MSG_ID_FIELD);
 	fields_added(t, &copy, added);
 	for (size_t i = 0; i < added->count; i++)
 		headers_add(&t->delegate_added, added->items[i].name, added->items[i].value);

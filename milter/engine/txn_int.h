@@ -9,9 +9,8 @@
 
 #include <stdio.h>
 
+#include "msg_text.h"
 #include "txn.h"
-
-#define DELEGATE_ID_HEADER "X-Delegate-Id"
 
 struct edit_list {
 	size_t count;
