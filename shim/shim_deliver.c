@@ -200,8 +200,8 @@ static enum delivery_status smtp_outcome(const struct delegate_send_result *res,
 		return DELIVERY_SENT;
 	if (res->status != SEND_REFUSED)
 		return DELIVERY_DEFERRED;       /* no connection, lost, timeout, local */
-	if (strcmp(res->step, "RCPT TO") == 0 && res->rcpt_accepted > 0)
-		return DELIVERY_PARTIAL;
+	if (res->rcpt_accepted > 0 && res->rcpt_accepted < rcpts)
+		return DELIVERY_PARTIAL;        /* a mix: nothing was sent */
 	if (res->code / 100 == 5 && covers_message(res, rcpts))
 		return DELIVERY_REFUSED;
 	return DELIVERY_DEFERRED;

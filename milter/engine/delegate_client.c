@@ -602,6 +602,8 @@ static const char *step_name(const struct transfer *t, int code)
 		[STEP_RCPT] = "RCPT TO", [STEP_DATA] = "DATA",
 	};
 
+	if (t->rcpt_mixed)
+		return names[STEP_RCPT];        /* stopped before DATA, whatever libcurl tried */
 	if (t->step == STEP_DATA && t->reader.state == READ_END)
 		return "end of data";
 	if (t->step == STEP_DATA && code == 354)
@@ -643,7 +645,8 @@ static void transfer_result(CURLcode rc, const struct transfer *t, struct delega
 	if (t->reader.err != 0)
 		snprintf(out->error, sizeof(out->error), "read %s: %s", t->req->path,
 			 strerror(t->reader.err));
-	else if (out->status == SEND_REFUSED && t->step == STEP_RCPT && t->req->ask_every_rcpt)
+	else if (out->status == SEND_REFUSED && strcmp(out->step, "RCPT TO") == 0 &&
+		 t->req->ask_every_rcpt)
 		snprintf(out->error, sizeof(out->error), "refused %u of %zu recipients at RCPT TO",
 			 t->rcpt_temp + t->rcpt_perm, t->req->rcpt_count);
 	else if (out->status != SEND_FAILED)
