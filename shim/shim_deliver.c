@@ -1,6 +1,8 @@
 /*
  * shim_deliver.c - the next hop: relay over SMTP (delegate_client, no
- * correlation id) or write into a Maildir (tmp/, fsync, rename to new/).
+ * correlation id, every recipient asked) or write into a Maildir (tmp/,
+ * fsync, rename to new/), and say what the next hop's answer means for the
+ * message: sent, deferred, partly refused or refused for good.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -125,16 +127,113 @@ static bool sync_close(int fd, bool sync)
 	return close(fd) == 0 && ok;
 }
 
-/* deliver_smtp - relay D to the next MTA through a temporary edited copy. */
-static bool deliver_smtp(struct shim_nexthop *nh, const struct shim_delivery *d,
-			 char *detail, size_t len)
+/* printable - copy SRC into DST (LEN) with anything but printable ASCII made '?'. */
+static void printable(char *dst, size_t len, const char *src)
+{
+	size_t i;
+
+	for (i = 0; src[i] && i + 1 < len; i++)
+		dst[i] = src[i] >= ' ' && src[i] < 0x7f ? src[i] : '?';
+	dst[i] = '\0';
+}
+
+/*
+ * enhanced_len - the length of the enhanced status code of class CLASS
+ * ("5.7.1", RFC 3463: class.subject.detail, up to 3 digits each) that
+ * starts P and ends at a space or the end, or 0.
+ */
+static size_t enhanced_len(const char *p, char class)
+{
+	size_t i = 1;
+
+	if (p[0] != class || p[1] != '.')
+		return 0;
+	for (int part = 0; part < 2; part++) {
+		size_t digits = 0;
+
+		for (i++; p[i] >= '0' && p[i] <= '9'; i++)
+			digits++;
+		if (digits == 0 || digits > 3 || (part == 0 && p[i] != '.'))
+			return 0;
+	}
+	return p[i] == ' ' || p[i] == '\0' ? i : 0;
+}
+
+/* note_refusal - RES's reply line, taken apart for the shim to mirror, into OUT. */
+static void note_refusal(const struct delegate_send_result *res, struct delivery_result *out)
+{
+	const char *rest = res->reply[3] ? res->reply + 4 : "";
+	size_t n = enhanced_len(rest, res->reply[0]);
+
+	out->code = res->code;
+	snprintf(out->enhanced, sizeof(out->enhanced), "%c.0.0", res->reply[0]);
+	if (n > 0 && n < sizeof(out->enhanced)) {
+		snprintf(out->enhanced, sizeof(out->enhanced), "%.*s", (int)n, rest);
+		rest += n + (rest[n] == ' ');
+	}
+	printable(out->text, sizeof(out->text), rest);
+	printable(out->line, sizeof(out->line), res->reply);
+}
+
+/*
+ * covers_message - does a 5xx at RES's step refuse the whole message? MAIL
+ * FROM, DATA and after the data do; RCPT TO does when every one of the
+ * message's RCPTS recipients got a 5xx. A 5xx greeting or EHLO refuses the
+ * shim as a client, not the message (a configuration matter): deferred.
+ */
+static bool covers_message(const struct delegate_send_result *res, size_t rcpts)
+{
+	static const char *const steps[] = { "MAIL FROM", "DATA", "end of data" };
+
+	if (strcmp(res->step, "RCPT TO") == 0)
+		return res->rcpt_rejected == rcpts;
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		if (strcmp(res->step, steps[i]) == 0)
+			return true;
+	return false;
+}
+
+/* smtp_outcome - what the send result RES means for a message to RCPTS recipients. */
+static enum delivery_status smtp_outcome(const struct delegate_send_result *res, size_t rcpts)
+{
+	if (res->status == SEND_ACCEPTED)
+		return DELIVERY_SENT;
+	if (res->status != SEND_REFUSED)
+		return DELIVERY_DEFERRED;       /* no connection, lost, timeout, local */
+	if (res->rcpt_accepted > 0 && res->rcpt_accepted < rcpts)
+		return DELIVERY_PARTIAL;        /* a mix: nothing was sent */
+	if (res->code / 100 == 5 && covers_message(res, rcpts))
+		return DELIVERY_REFUSED;
+	return DELIVERY_DEFERRED;
+}
+
+/* relay - send the edited copy at PATH; OUT says how it went. */
+static void relay(struct shim_nexthop *nh, const struct shim_delivery *d, const char *path,
+		  struct delivery_result *out)
 {
 	struct delegate_send_request req = {
 		.sender = d->sender, .rcpts = d->rcpts, .rcpt_count = d->rcpt_count,
-		.id = NULL, .timeout_ms = nh->timeout_ms,
+		.path = path, .id = NULL, .timeout_ms = nh->timeout_ms, .ask_every_rcpt = true,
 	};
 	struct delegate_send_result res;
-	char *path;
+
+	delegate_client_send(nh->client, &req, &res);
+	out->status = smtp_outcome(&res, d->rcpt_count);
+	if (out->status == DELIVERY_REFUSED || out->status == DELIVERY_PARTIAL)
+		note_refusal(&res, out);
+	if (out->status == DELIVERY_SENT)
+		snprintf(out->detail, sizeof(out->detail), "%s", res.reply);
+	else
+		snprintf(out->detail, sizeof(out->detail), "%s%s%s", res.error,
+			 res.reply[0] ? ": " : "", res.reply);
+}
+
+/* deliver_smtp - relay D to the next MTA through a temporary edited copy. */
+static void deliver_smtp(struct shim_nexthop *nh, const struct shim_delivery *d,
+			 struct delivery_result *out)
+{
+	char *detail = out->detail, *path;
+	size_t len = sizeof(out->detail);
 	int fd;
 	bool ok;
 
@@ -143,23 +242,15 @@ static bool deliver_smtp(struct shim_nexthop *nh, const struct shim_delivery *d,
 	if ((fd = mkstemp(path)) < 0) {
 		snprintf(detail, len, "cannot create %s: %s", path, strerror(errno));
 		free(path);
-		return false;
+		return;
 	}
 	ok = write_edited(d, d->prefix, fd, false, detail, len);
 	if (!sync_close(fd, false) && ok)
 		snprintf(detail, len, "cannot write %s: %s", path, strerror(errno)), ok = false;
-	if (ok) {
-		req.path = path;
-		delegate_client_send(nh->client, &req, &res);
-		ok = res.status == SEND_ACCEPTED;
-		if (ok)
-			snprintf(detail, len, "%s", res.reply);
-		else
-			snprintf(detail, len, "%s%s%s", res.error, res.reply[0] ? ": " : "", res.reply);
-	}
+	if (ok)
+		relay(nh, d, path, out);
 	unlink(path);
 	free(path);
-	return ok;
 }
 
 /* maildir_name - a unique file name: TIME.MusecPpidQn_QUEUEID.HOST. */
@@ -224,14 +315,62 @@ static bool deliver_maildir(struct shim_nexthop *nh, const struct shim_delivery 
 	return true;
 }
 
-/* shim_nexthop_deliver - D to the next hop. */
-bool shim_nexthop_deliver(struct shim_nexthop *nh, const struct shim_delivery *d,
-			  char *detail, size_t len)
+/* shim_nexthop_deliver - D to the next hop; anything not said otherwise is deferred. */
+enum delivery_status shim_nexthop_deliver(struct shim_nexthop *nh, const struct shim_delivery *d,
+					  struct delivery_result *out)
 {
-	if (d->rcpt_count == 0) {
-		snprintf(detail, len, "no recipients");
-		return false;
-	}
-	return nh->kind == NEXTHOP_SMTP ? deliver_smtp(nh, d, detail, len)
-					: deliver_maildir(nh, d, detail, len);
+	memset(out, 0, sizeof(*out));
+	out->status = DELIVERY_DEFERRED;
+	if (d->rcpt_count == 0)
+		snprintf(out->detail, sizeof(out->detail), "no recipients");
+	else if (nh->kind == NEXTHOP_SMTP)
+		deliver_smtp(nh, d, out);
+	else if (deliver_maildir(nh, d, out->detail, sizeof(out->detail)))
+		out->status = DELIVERY_SENT;
+	return out->status;
+}
+
+/*
+ * The client's reply to each way a delivery ends. A next hop's refusal for
+ * good is mirrored: its code and enhanced status, "next hop said:", its text.
+ * With a mix of accepted and refused recipients the whole message is
+ * deferred (RCPT was answered before delivery; see shim_deliver.h), the
+ * next hop's refusal quoted so that the sender learns which one.
+ */
+static const struct delivery_reply {
+	int code;                       /* 0: the next hop's */
+	const char *status;             /* enhanced status code; NULL: the next hop's */
+	const char *text;               /* followed by the queue id or the next hop's words */
+} delivery_replies[] = {
+	[DELIVERY_SENT] = { 250, "2.0.0", "Ok: queued as" },
+	[DELIVERY_DEFERRED] = { 451, "4.4.1", "Next hop unavailable, try again later" },
+	[DELIVERY_PARTIAL] = { 451, "4.4.1", "Next hop refused some recipients, try again later;"
+			       " next hop said:" },
+	[DELIVERY_REFUSED] = { 0, NULL, "next hop said:" },
+};
+
+/* shim_delivery_reply - the client's reply R to RES; QUEUE_ID goes into the 250. */
+void shim_delivery_reply(const struct delivery_result *res, const char *queue_id,
+			 struct smtp_reply *r)
+{
+	const struct delivery_reply *row = &delivery_replies[res->status];
+	const char *tail = res->status == DELIVERY_SENT ? queue_id
+			   : res->status == DELIVERY_PARTIAL ? res->line
+			   : res->status == DELIVERY_REFUSED ? res->text : "";
+
+	smtp_reply_set(r, row->code ? row->code : res->code, "%s %s%s%s",
+		       row->status ? row->status : res->enhanced, row->text, *tail ? " " : "", tail);
+}
+
+/* delivery_status_name - the message's fate as a word for log lines. */
+const char *delivery_status_name(enum delivery_status status)
+{
+	static const char *const names[] = {
+		[DELIVERY_SENT] = "sent", [DELIVERY_DEFERRED] = "deferred",
+		[DELIVERY_PARTIAL] = "deferred", [DELIVERY_REFUSED] = "refused",
+	};
+
+	if ((unsigned)status >= sizeof(names) / sizeof(names[0]) || !names[status])
+		return "unknown";
+	return names[status];
 }

@@ -264,13 +264,13 @@ static void deliver(struct session *s, struct verdict v, struct smtp_reply *r)
 	size_t n = txn_edit_count(s->t), rcpts = txn_rcpt_count(s->t);
 	const struct header_edit **edits = calloc(n ? n : 1, sizeof(*edits));
 	const char **rcpt = calloc(rcpts ? rcpts : 1, sizeof(*rcpt));
-	char *received = received_field(s), detail[600], outcome[800];
+	char *received = received_field(s), outcome[3400];
 	struct shim_delivery d = {
 		.path = shim_message_path(&s->msg), .sender = txn_sender(s->t), .rcpts = rcpt,
 		.rcpt_count = rcpts, .prefix = received, .edits = edits, .edit_count = n,
 		.spool_dir = txn_policy(s->t)->settings.spool_dir, .queue_id = s->qid,
 	};
-	bool ok;
+	struct delivery_result res;
 
 	if (!edits || !rcpt)
 		abort();
@@ -278,13 +278,10 @@ static void deliver(struct session *s, struct verdict v, struct smtp_reply *r)
 		edits[i] = txn_edit(s->t, i);
 	for (size_t i = 0; i < rcpts; i++)
 		rcpt[i] = txn_rcpt_at(s->t, i);
-	ok = shim_nexthop_deliver(s->rt->nexthop, &d, detail, sizeof(detail));
-	if (ok)
-		smtp_reply_set(r, 250, "2.0.0 Ok: queued as %s", s->qid);
-	else
-		smtp_reply_set(r, 451, "4.4.1 Next hop unavailable, try again later");
+	shim_nexthop_deliver(s->rt->nexthop, &d, &res);
+	shim_delivery_reply(&res, s->qid, r);
 	snprintf(outcome, sizeof(outcome), "nexthop=\"%s\" status=%s detail=\"%s\"",
-		 shim_nexthop_describe(s->rt->nexthop), ok ? "sent" : "deferred", detail);
+		 shim_nexthop_describe(s->rt->nexthop), delivery_status_name(res.status), res.detail);
 	log_message(s, v, outcome);
 	free(received);
 	free(edits);

@@ -43,6 +43,11 @@
 #define MAX_SOCKETS             4       /* open at once by one handle (happy eyeballs) */
 #define STOP_SLACK_MS           5       /* see on_xferinfo */
 
+/* libcurl spelled the option CURLOPT_MAIL_RCPT_ALLLOWFAILS before 8.2.0 (Debian 12: 7.88). */
+#if LIBCURL_VERSION_NUM < 0x080200
+#define CURLOPT_MAIL_RCPT_ALLOWFAILS CURLOPT_MAIL_RCPT_ALLLOWFAILS
+#endif
+
 struct delegate_client {
 	char *url;                      /* smtp://host:port/ */
 	unsigned max_idle;
@@ -103,6 +108,9 @@ struct transfer {
 	bool quit_sent;                 /* replies after our QUIT are not about the message */
 	enum send_step step;
 	unsigned replies;               /* complete reply lines received */
+	unsigned rcpt_ok, rcpt_temp, rcpt_perm; /* RCPT TO replies: 2xx, 4xx, 5xx */
+	bool rcpt_mixed;                /* stopped before DATA: some recipients refused */
+	char rcpt_refusal[DELEGATE_REPLY_MAX];  /* last refused RCPT TO reply line */
 	size_t line_len;                /* reply line being assembled in line[] */
 	char line[DELEGATE_REPLY_MAX];
 	char last[DELEGATE_REPLY_MAX];  /* last complete reply line */
@@ -338,6 +346,57 @@ static bool reader_rewind(struct msg_reader *r)
 	return lseek(r->fd, 0, SEEK_SET) == 0;
 }
 
+/* reply_code - the code of reply line LINE, or 0. */
+static int reply_code(const char *line)
+{
+	if (!isdigit((unsigned char) line[0]) || !isdigit((unsigned char) line[1]) ||
+	    !isdigit((unsigned char) line[2]) || (line[3] != '\0' && line[3] != ' ' && line[3] != '-'))
+		return 0;
+	return (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+}
+
+/*
+ * stop_transfer - make libcurl give up now. Its sockets are shut down (it
+ * still owns and closes them; on_closesocket keeps the list exact, so no
+ * descriptor of anyone else is touched): after the data libcurl would
+ * otherwise send QUIT and wait for the reply of a server that may never
+ * answer, for up to the response timeout. CURLINFO_ACTIVESOCKET does not
+ * know the socket during a transfer in libcurl 7.88, hence the tracking.
+ */
+static int stop_transfer(struct transfer *t)
+{
+	for (size_t i = 0; i < MAX_SOCKETS; i++)
+		if (t->handle->fds[i] != CURL_SOCKET_BAD)
+			(void) shutdown(t->handle->fds[i], SHUT_RDWR);  /* fails only if dead already */
+	return 1;
+}
+
+/*
+ * note_reply - a complete reply line is in T->last. Recipients' replies are
+ * counted by class (the last line of a multi-line reply counts). With
+ * ask_every_rcpt, once every recipient has answered and some but not all
+ * were refused, the send stops here, before libcurl sends DATA: the next
+ * hop never gets a copy with fewer recipients than the message has.
+ */
+static void note_reply(struct transfer *t)
+{
+	int code = reply_code(t->last);
+
+	if (t->step != STEP_RCPT || code == 0 || t->last[3] == '-')
+		return;
+	if (code / 100 == 2) {
+		t->rcpt_ok++;
+	} else {
+		code / 100 == 5 ? t->rcpt_perm++ : t->rcpt_temp++;
+		snprintf(t->rcpt_refusal, sizeof(t->rcpt_refusal), "%s", t->last);
+	}
+	if (t->req->ask_every_rcpt && t->rcpt_ok > 0 && t->rcpt_ok < t->req->rcpt_count &&
+	    t->rcpt_ok + t->rcpt_temp + t->rcpt_perm == t->req->rcpt_count) {
+		t->rcpt_mixed = true;
+		(void) stop_transfer(t);
+	}
+}
+
 /* note_command - a command went out: remember the step (QUIT ends the story). */
 static void note_command(struct transfer *t, const char *cmd, size_t len)
 {
@@ -376,6 +435,7 @@ static int on_debug(CURL *h, curl_infotype type, char *data, size_t size, void *
 			t->last[t->line_len] = '\0';
 			t->line_len = 0;
 			t->replies++;
+			note_reply(t);
 		} else if (t->line_len < sizeof(t->line) - 1) {
 			t->line[t->line_len++] = data[i];
 		}
@@ -407,22 +467,6 @@ static int on_closesocket(void *arg, curl_socket_t fd)
 		if (hd->fds[i] == fd)
 			hd->fds[i] = CURL_SOCKET_BAD;
 	return close(fd);
-}
-
-/*
- * stop_transfer - make libcurl give up now. Its sockets are shut down (it
- * still owns and closes them; on_closesocket keeps the list exact, so no
- * descriptor of anyone else is touched): after the data libcurl would
- * otherwise send QUIT and wait for the reply of a server that may never
- * answer, for up to the response timeout. CURLINFO_ACTIVESOCKET does not
- * know the socket during a transfer in libcurl 7.88, hence the tracking.
- */
-static int stop_transfer(struct transfer *t)
-{
-	for (size_t i = 0; i < MAX_SOCKETS; i++)
-		if (t->handle->fds[i] != CURL_SOCKET_BAD)
-			(void) shutdown(t->handle->fds[i], SHUT_RDWR);  /* fails only if dead already */
-	return 1;
 }
 
 /*
@@ -488,6 +532,8 @@ static CURLcode transfer_setopts(struct handle *hd, const struct delegate_client
 	SETOPT_OR_RETURN(h, CURLOPT_XFERINFODATA, t);
 	SETOPT_OR_RETURN(h, CURLOPT_MAIL_FROM, t->mail_from);
 	SETOPT_OR_RETURN(h, CURLOPT_MAIL_RCPT, t->rcpts);
+	/* Go on after a refused recipient only to hear them all (see note_reply). */
+	SETOPT_OR_RETURN(h, CURLOPT_MAIL_RCPT_ALLOWFAILS, t->req->ask_every_rcpt ? 1L : 0L);
 	SETOPT_OR_RETURN(h, CURLOPT_UPLOAD, 1L);
 	SETOPT_OR_RETURN(h, CURLOPT_READFUNCTION, reader_read);
 	SETOPT_OR_RETURN(h, CURLOPT_READDATA, &t->reader);
@@ -590,15 +636,6 @@ static struct transfer *transfer_new(const struct delegate_send_request *req, ch
 	return t;
 }
 
-/* reply_code - the code of reply line LINE, or 0. */
-static int reply_code(const char *line)
-{
-	if (!isdigit((unsigned char) line[0]) || !isdigit((unsigned char) line[1]) ||
-	    !isdigit((unsigned char) line[2]) || (line[3] != '\0' && line[3] != ' ' && line[3] != '-'))
-		return 0;
-	return (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-}
-
 /* step_name - where T ended, for the result: a static string. */
 static const char *step_name(const struct transfer *t, int code)
 {
@@ -607,6 +644,8 @@ static const char *step_name(const struct transfer *t, int code)
 		[STEP_RCPT] = "RCPT TO", [STEP_DATA] = "DATA",
 	};
 
+	if (t->rcpt_mixed)
+		return names[STEP_RCPT];        /* stopped before DATA, whatever libcurl tried */
 	if (t->step == STEP_DATA && t->reader.state == READ_END)
 		return "end of data";
 	if (t->step == STEP_DATA && code == 354)
@@ -623,6 +662,8 @@ static enum delegate_send_status transfer_status(CURLcode rc, const struct trans
 		return SEND_TIMEOUT;
 	if (rc == CURLE_ABORTED_BY_CALLBACK && t->cancelled)
 		return SEND_CANCELLED;
+	if (t->rcpt_mixed)
+		return SEND_REFUSED;
 	if (code >= 400 && code < 600 && t->reader.err == 0)
 		return SEND_REFUSED;
 	return SEND_FAILED;
@@ -631,16 +672,25 @@ static enum delegate_send_status transfer_status(CURLcode rc, const struct trans
 /* transfer_result - fill OUT from libcurl's result RC and what T's callbacks saw. */
 static void transfer_result(CURLcode rc, const struct transfer *t, struct delegate_send_result *out)
 {
-	out->code = reply_code(t->last);
-	snprintf(out->reply, sizeof(out->reply), "%s", t->last);
+	const char *reply = t->rcpt_mixed ? t->rcpt_refusal : t->last;
+
+	out->code = reply_code(reply);
+	snprintf(out->reply, sizeof(out->reply), "%s", reply);
 	out->status = transfer_status(rc, t, out->code);
 	out->step = step_name(t, out->code);
+	out->rcpt_accepted = t->rcpt_ok;
+	out->rcpt_deferred = t->rcpt_temp;
+	out->rcpt_rejected = t->rcpt_perm;
 	out->error[0] = '\0';
 	if (out->status == SEND_ACCEPTED)
 		return;
 	if (t->reader.err != 0)
 		snprintf(out->error, sizeof(out->error), "read %s: %s", t->req->path,
 			 strerror(t->reader.err));
+	else if (out->status == SEND_REFUSED && strcmp(out->step, "RCPT TO") == 0 &&
+		 t->req->ask_every_rcpt)
+		snprintf(out->error, sizeof(out->error), "refused %u of %zu recipients at RCPT TO",
+			 t->rcpt_temp + t->rcpt_perm, t->req->rcpt_count);
 	else if (out->status != SEND_FAILED)
 		snprintf(out->error, sizeof(out->error), "%s at %s", out->status == SEND_TIMEOUT ?
 			 "timed out" : delegate_send_status_name(out->status), out->step);
@@ -725,7 +775,9 @@ static bool transfer_attempt(struct delegate_client *dc, struct handle *hd, stru
 	t->replies = 0;
 	t->line_len = 0;
 	t->last[0] = t->errbuf[0] = '\0';
-	t->cancelled = t->timed_out = t->quit_sent = false;
+	t->cancelled = t->timed_out = t->quit_sent = t->rcpt_mixed = false;
+	t->rcpt_ok = t->rcpt_temp = t->rcpt_perm = 0;
+	t->rcpt_refusal[0] = '\0';
 	t->step = STEP_CONNECT;
 	rc = transfer_setopts(hd, dc, t, remaining);
 	if (rc != CURLE_OK) {

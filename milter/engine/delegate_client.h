@@ -39,11 +39,19 @@
  *	connection within the same time budget; nothing can have been
  *	delivered by then.
  *
- *	Recipients: all or nothing. A refused RCPT refuses the whole send
- *	(CURLOPT_MAIL_RCPT_ALLOWFAILS is not set): a copy that reaches the
- *	delegator with fewer recipients than the message would be filtered
- *	for an envelope that is not the real one, and the policy's on_error
- *	actions are the place to decide what a refusal means.
+ *	Recipients: all or nothing. A refused RCPT refuses the whole send:
+ *	a copy that reaches the delegator with fewer recipients than the
+ *	message would be filtered for an envelope that is not the real one,
+ *	and the policy's on_error actions are the place to decide what a
+ *	refusal means. By default the send ends at the first refused RCPT
+ *	(CURLOPT_MAIL_RCPT_ALLOWFAILS off). With ask_every_rcpt (the shim's
+ *	next hop, which must tell "every recipient refused for good" from "some
+ *	refused") the client asks them all (ALLOWFAILS on) and counts the
+ *	answers in the result; when some but not all were refused it stops
+ *	before DATA (it shuts the connection down, so libcurl cannot send DATA
+ *	to the accepted ones alone) and the send is refused at RCPT TO with
+ *	the last refusal as its reply. When every one was refused, libcurl
+ *	ends the send itself and the last refusal is the reply too.
  *
  *	Time: timeout_ms bounds the whole send, retry included; connecting
  *	takes at most 10 s of it. The progress callback enforces the deadline
@@ -76,7 +84,8 @@
  *	Nothing is logged per message; the result carries the status, the
  *	step where the send ended, the server's last reply line and an error
  *	text for the caller's log line (which starts with the queue id):
- *	"refused at RCPT TO", "timed out at end of data", "failed at connect:
+ *	"refused at RCPT TO", "refused 2 of 3 recipients at RCPT TO" (with
+ *	ask_every_rcpt), "timed out at end of data", "failed at connect:
  *	Couldn't connect to server: ...", "open /path: No such file ...".
  *	delegate_client_free() says QUIT on each idle connection and waits at
  *	most 2 s for each answer.
@@ -121,6 +130,13 @@ struct delegate_send_request {
 	unsigned progress_interval_ms;
 	/* Raised by another thread to stop the send within about a second; NULL: none. */
 	const atomic_bool *cancel;
+	/*
+	 * false (delegation): the send ends at the first refused recipient.
+	 * true (the shim's next hop): every recipient is asked even after a
+	 * refusal, so that the result counts all their answers; the message
+	 * itself still goes only when every one was accepted (see Recipients).
+	 */
+	bool ask_every_rcpt;
 };
 
 #define DELEGATE_REPLY_MAX 256          /* reply lines longer than this are cut */
@@ -140,6 +156,11 @@ struct delegate_send_result {
 	const char *step;
 	unsigned long elapsed_ms;
 	bool reused;                    /* ran over a connection kept from an earlier send */
+	/*
+	 * The recipients' answers to RCPT TO (the last attempt's): 2xx, 4xx,
+	 * 5xx. Without ask_every_rcpt, counting ends at the first refusal.
+	 */
+	unsigned rcpt_accepted, rcpt_deferred, rcpt_rejected;
 };
 
 /*

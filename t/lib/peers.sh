@@ -299,9 +299,11 @@ start_slow_filter() {
 	fi
 }
 
-# start_sink - start smtp-sink, which accepts everything and dumps each
-# message (with X-Client-Addr/X-Mail-Args/X-Rcpt-Args lines and its own
-# Received header first) to a file $SINK_DIR/msg.HEX.
+# start_sink [OPTION...] - start smtp-sink, which accepts everything and
+# dumps each message (with X-Client-Addr/X-Mail-Args/X-Rcpt-Args lines and its
+# own Received header first) to a file $SINK_DIR/msg.HEX. OPTIONs go to
+# smtp-sink as they are: "-f . -B '554 5.7.1 No'" refuses every message for
+# good, "-r RCPT" every recipient for now, "-q ." hangs up after the data.
 # Sets SINK_PORT, SINK_PID, SINK_DIR and SINK_LOG.
 start_sink() {
 	SINK_DIR=$PEERS_DIR/sink
@@ -309,7 +311,7 @@ start_sink() {
 	mkdir -p "$SINK_DIR"
 	chown nobody "$SINK_DIR"     # smtp-sink -u nobody writes the dumps
 	SINK_PORT=$(free_port) || return 1
-	smtp-sink -u nobody -4 -c -d "$SINK_DIR/msg." "127.0.0.1:$SINK_PORT" 256 \
+	smtp-sink -u nobody -4 -c -d "$SINK_DIR/msg." "$@" "127.0.0.1:$SINK_PORT" 256 \
 		</dev/null >"$SINK_LOG" 2>&1 &
 	SINK_PID=$!
 	peers_track "$SINK_PID"

@@ -584,6 +584,109 @@ static void test_refused_recipient_refuses_the_whole_send(void **state)
 	server_stop(srv);
 }
 
+static void test_by_default_the_send_ends_at_the_first_refused_recipient(void **state)
+{
+	static const char *const rcpts[] = { "nobody@example.net", "b@example.net" };
+	struct fixture *f = *state;
+	struct script sc = { .refuse_rcpt = "nobody", .rcpt_reply = "550 5.1.1 No such user\r\n" };
+	struct server *srv = server_start(&sc);
+	struct delegate_client *dc = client_for(srv, "127.0.0.1", 1);
+	struct delegate_send_request req = request_for(f);
+	struct delegate_send_result res;
+
+	write_message(f, "Subject: x\r\n\r\nbody\r\n");
+	req.rcpts = rcpts;
+	req.rcpt_count = 2;
+	delegate_client_send(dc, &req, &res);
+	assert_int_equal(res.status, SEND_REFUSED);
+	assert_null(strstr(srv->commands, "b@example.net"));
+	assert_int_equal(res.rcpt_accepted, 0);
+	assert_int_equal(res.rcpt_rejected, 1);
+	delegate_client_free(dc);
+	server_stop(srv);
+}
+
+static void test_asking_every_recipient_stops_a_mix_before_data(void **state)
+{
+	static const char *const rcpts[] = { "a@example.net", "nobody@example.net", "c@example.net" };
+	struct fixture *f = *state;
+	struct script sc = { .refuse_rcpt = "nobody", .rcpt_reply =
+				     "550 5.1.1 <nobody@example.net>: Recipient address rejected\r\n" };
+	struct server *srv = server_start(&sc);
+	struct delegate_client *dc = client_for(srv, "127.0.0.1", 1);
+	struct delegate_send_request req = request_for(f);
+	struct delegate_send_result res;
+
+	write_message(f, "Subject: x\r\n\r\nbody\r\n");
+	req.rcpts = rcpts;
+	req.rcpt_count = 3;
+	req.ask_every_rcpt = true;
+	delegate_client_send(dc, &req, &res);
+	assert_int_equal(res.status, SEND_REFUSED);
+	assert_int_equal(res.code, 550);
+	assert_string_equal(res.reply, "550 5.1.1 <nobody@example.net>: Recipient address rejected");
+	assert_string_equal(res.step, "RCPT TO");
+	assert_string_equal(res.error, "refused 1 of 3 recipients at RCPT TO");
+	assert_int_equal(res.rcpt_accepted, 2);
+	assert_int_equal(res.rcpt_rejected, 1);
+	assert_int_equal(res.rcpt_deferred, 0);
+	assert_non_null(strstr(srv->commands, "RCPT TO:<c@example.net>"));
+	assert_null(strstr(srv->commands, "DATA"));
+	assert_int_equal(srv->messages, 0);
+	assert_true(res.elapsed_ms < 2000);
+	delegate_client_free(dc);
+	server_stop(srv);
+}
+
+static void test_asking_every_recipient_counts_them_all_when_all_are_refused(void **state)
+{
+	static const char *const rcpts[] = { "a@example.net", "b@example.net" };
+	struct fixture *f = *state;
+	struct script sc = { .refuse_rcpt = "@", .rcpt_reply = "554 5.7.1 Relay access denied\r\n" };
+	struct server *srv = server_start(&sc);
+	struct delegate_client *dc = client_for(srv, "127.0.0.1", 1);
+	struct delegate_send_request req = request_for(f);
+	struct delegate_send_result res;
+
+	write_message(f, "Subject: x\r\n\r\nbody\r\n");
+	req.rcpts = rcpts;
+	req.rcpt_count = 2;
+	req.ask_every_rcpt = true;
+	delegate_client_send(dc, &req, &res);
+	assert_int_equal(res.status, SEND_REFUSED);
+	assert_int_equal(res.code, 554);
+	assert_string_equal(res.reply, "554 5.7.1 Relay access denied");
+	assert_string_equal(res.step, "RCPT TO");
+	assert_string_equal(res.error, "refused 2 of 2 recipients at RCPT TO");
+	assert_int_equal(res.rcpt_accepted, 0);
+	assert_int_equal(res.rcpt_rejected, 2);
+	assert_null(strstr(srv->commands, "DATA"));
+	delegate_client_free(dc);
+	server_stop(srv);
+}
+
+static void test_asking_every_recipient_sends_when_all_are_accepted(void **state)
+{
+	static const char *const rcpts[] = { "a@example.net", "b@example.net" };
+	struct fixture *f = *state;
+	struct script sc = { 0 };
+	struct server *srv = server_start(&sc);
+	struct delegate_client *dc = client_for(srv, "127.0.0.1", 1);
+	struct delegate_send_request req = request_for(f);
+	struct delegate_send_result res;
+
+	write_message(f, "Subject: x\r\n\r\nbody\r\n");
+	req.rcpts = rcpts;
+	req.rcpt_count = 2;
+	req.ask_every_rcpt = true;
+	delegate_client_send(dc, &req, &res);
+	assert_int_equal(res.status, SEND_ACCEPTED);
+	assert_int_equal(res.rcpt_accepted, 2);
+	assert_int_equal(srv->messages, 1);
+	delegate_client_free(dc);
+	server_stop(srv);
+}
+
 static void test_refused_sender_refuses_the_send(void **state)
 {
 	struct fixture *f = *state;
@@ -1020,6 +1123,10 @@ int main(void)
 		T(test_headers_only_message_is_sent_whole),
 		T(test_null_sender_and_every_recipient_are_in_the_envelope),
 		T(test_refused_recipient_refuses_the_whole_send),
+		T(test_by_default_the_send_ends_at_the_first_refused_recipient),
+		T(test_asking_every_recipient_stops_a_mix_before_data),
+		T(test_asking_every_recipient_counts_them_all_when_all_are_refused),
+		T(test_asking_every_recipient_sends_when_all_are_accepted),
 		T(test_refused_sender_refuses_the_send),
 		T(test_451_after_the_data_is_a_refusal_with_code_and_text),
 		T(test_discarded_by_the_delegator_is_still_accepted),
