@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "milter_callbacks.h"
+#include "milter_deliver.h"
 #include "milter_negotiate.h"
 #include "policy_store.h"
 
@@ -82,28 +83,8 @@ static void set_reply(SMFICTX *ctx, const struct reply *r)
 		log_msg(LOG_WARNING, "smfi_setreply %s failed", code);
 }
 
-/* apply_edits - send the transaction's header edits to the MTA. */
-static void apply_edits(SMFICTX *ctx, const struct txn *t)
-{
-	for (size_t i = 0; i < txn_edit_count(t); i++) {
-		const struct header_edit *e = txn_edit(t, i);
-		int rc = MI_SUCCESS;
-
-		if (e->op == EDIT_ADD) {
-			rc = smfi_addheader(ctx, e->name, e->value);
-		} else if (e->op == EDIT_CHANGE) {
-			rc = smfi_chgheader(ctx, e->name, (int)e->index, e->value);
-		} else {
-			/* Last occurrence first, so indexes stay valid. */
-			for (unsigned n = headers_count(txn_headers(t), e->name); n > 0; n--)
-				if (smfi_chgheader(ctx, e->name, (int)n, NULL) != MI_SUCCESS)
-					rc = MI_FAILURE;
-		}
-		if (rc != MI_SUCCESS)
-			log_msg(LOG_WARNING, "%s: header edit of %s failed",
-				txn_queue_id(t) ? txn_queue_id(t) : "NOQUEUE", e->name);
-	}
-}
+/* The reply when the message to deliver could not be handed to the MTA. */
+static const struct reply deliver_failed = { 451, "4.3.0", "Temporary failure, try again later" };
 
 /* log_message - the one line per message: who, what, which rules, verdict. */
 static void log_message(const struct txn *t, struct verdict v)
@@ -287,8 +268,10 @@ static sfsistat on_eom(SMFICTX *ctx)
 		return SMFIS_TEMPFAIL;
 	txn_set_queue_id(t, smfi_getsymval(ctx, "i"));
 	v = txn_eom(t);
-	if (v.kind == VERDICT_CONTINUE || v.kind == VERDICT_ACCEPT || v.kind == VERDICT_HOLD)
-		apply_edits(ctx, t);
+	if ((v.kind == VERDICT_CONTINUE || v.kind == VERDICT_ACCEPT || v.kind == VERDICT_HOLD) &&
+	    !milter_deliver(ctx, t))
+		v = (struct verdict){ .kind = VERDICT_TEMPFAIL, .reply = &deliver_failed,
+				      .rule = "deliver", .stage = STAGE_EOM };
 	log_message(t, v.kind == VERDICT_CONTINUE ? (struct verdict){ .kind = VERDICT_ACCEPT } : v);
 	status = to_milter(ctx, t, v, STAGE_EOM);
 	txn_reset_message(t, NULL);
@@ -324,7 +307,8 @@ struct smfiDesc *milter_description(void)
 	static struct smfiDesc desc = {
 		.xxfi_name = "milter-delegate",
 		.xxfi_version = SMFI_VERSION,
-		.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST,
+		.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_QUARANTINE |
+			      SMFIF_SETSYMLIST,
 		.xxfi_connect = on_connect,
 		.xxfi_helo = on_helo,
 		.xxfi_envfrom = on_envfrom,

@@ -91,7 +91,8 @@ sfsistat milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 			  unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
 	struct policy *p = policy_store_current();
-	unsigned long actions = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
+	unsigned long actions = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_QUARANTINE |
+				SMFIF_SETSYMLIST;
 
 	(void)f2, (void)f3;
 	if (!p)

@@ -258,6 +258,18 @@ static bool on_data_line(void *ctx, const char *text, size_t len, bool more)
 	return shim_message_line(&s->msg, text, len, more);
 }
 
+/*
+ * delivered_path - the message to deliver: what the client sent (the shim's
+ * spool), or a delegate's copy when its delegation says "deliver": "copy".
+ * The header edits apply to either (shim_edit reads the file's own header).
+ */
+static const char *delivered_path(const struct session *s)
+{
+	struct txn_delivery d = txn_delivery(s->t);
+
+	return d.source == DELIVER_COPY ? d.path : shim_message_path(&s->msg);
+}
+
 /* deliver - an accepted message to the next hop; the reply says how it went. */
 static void deliver(struct session *s, struct verdict v, struct smtp_reply *r)
 {
@@ -266,7 +278,7 @@ static void deliver(struct session *s, struct verdict v, struct smtp_reply *r)
 	const char **rcpt = calloc(rcpts ? rcpts : 1, sizeof(*rcpt));
 	char *received = received_field(s), outcome[3400];
 	struct shim_delivery d = {
-		.path = shim_message_path(&s->msg), .sender = txn_sender(s->t), .rcpts = rcpt,
+		.path = delivered_path(s), .sender = txn_sender(s->t), .rcpts = rcpt,
 		.rcpt_count = rcpts, .prefix = received, .edits = edits, .edit_count = n,
 		.spool_dir = txn_policy(s->t)->settings.spool_dir, .queue_id = s->qid,
 	};
