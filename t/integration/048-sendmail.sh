@@ -169,8 +169,10 @@ if [[ -n $meta ]] && grep -q '"rule": "virus found"' "$meta" && [[ -f ${meta%.js
 	ok "eicar: the message is in virus_q (.eml + .json)"
 	check "eicar: the metadata names the sender" grep -q '"sender": "sender@example.com"' "$meta"
 	check "eicar: the metadata has Sendmail's queue id" grep -q "\"$id\"" "$meta"
-	check "eicar: the quarantined copy carries X-Virus-Infected" \
-		grep -q "^X-Virus-Infected: Virus Detected!" "${meta%.json}.eml"
+	# The .eml is what would have been delivered (the original plus the
+	# imported fields); the metadata lists what clamsmtpd added.
+	check "eicar: the metadata carries clamsmtpd's X-Virus-Infected" \
+		grep -q '"X-Virus-Infected": "Virus Detected!"' "$meta"
 else
 	not_ok "eicar: the message is in virus_q (.eml + .json)" "$(ls -lR "$quarantine")" "$(tail -5 "$log")"
 fi
