@@ -2,11 +2,17 @@
  * milter_callbacks.c - map libmilter's callbacks onto engine stages and
  * engine verdicts back onto milter replies.
  *
- * Ownership: the struct txn of a connection lives in libmilter's private
- * data from connect to close; close frees it and clears the pointer, and
- * every callback tolerates a missing one (xxfi_close may come without
- * connect). Negotiation asks the MTA only for the stages and macros the
- * current policy needs.
+ * Ownership: each MTA connection has one struct txn in libmilter's private
+ * data, from xxfi_negotiate (libmilter calls it first, before connect) to
+ * xxfi_close, which clears the pointer and frees it. The txn holds the
+ * connection's only policy reference: the policy current at negotiation,
+ * which decided the stages the MTA was told to send, is used for every
+ * message of the connection and released at close, so a reload meanwhile
+ * affects new connections only. If connect comes without a negotiation of
+ * ours (an MTA reusing the connection after SMFIC_QUIT_NC, whose close freed
+ * the txn), the txn is made there, on the policy current then. Every
+ * callback tolerates a missing txn: xxfi_close may come with none (the MTA
+ * went away before or during negotiation, or negotiation failed).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -171,22 +177,52 @@ static const char *strip_brackets(const char *addr, char *buf, size_t len)
 	return buf;
 }
 
-/* on_connect - a new SMTP client at the MTA. */
-static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
+/*
+ * conn_open - the transaction of a new MTA connection, on the policy
+ * current now (the one reference it keeps until close), stored in CTX's
+ * private data; NULL, with nothing stored, when there is no policy.
+ */
+static struct txn *conn_open(SMFICTX *ctx)
 {
 	struct policy *p = policy_store_current();
-	char addr[INET6_ADDRSTRLEN];
 	struct txn *t;
 
 	if (!p)
-		return SMFIS_TEMPFAIL;
+		return NULL;
 	t = txn_new(p, &engine_hooks);
 	policy_unref(p);
 	if (smfi_setpriv(ctx, t) != MI_SUCCESS) {
 		txn_free(t);
-		return SMFIS_TEMPFAIL;
+		return NULL;
 	}
 	atomic_fetch_add(&active_connections, 1);
+	return t;
+}
+
+/*
+ * on_negotiate - xxfi_negotiate, the first callback of an MTA connection:
+ * the connection takes its policy here, and the MTA is told what it needs.
+ */
+static sfsistat on_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+			     unsigned long f2, unsigned long f3, unsigned long *pf0,
+			     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	struct txn *t = smfi_getpriv(ctx);
+
+	(void)f2, (void)f3;
+	if (!t && !(t = conn_open(ctx)))
+		return SMFIS_TEMPFAIL;
+	return milter_negotiate(ctx, txn_policy(t), f0, f1, pf0, pf1, pf2, pf3);
+}
+
+/* on_connect - a new SMTP client at the MTA, on the negotiated policy. */
+static sfsistat on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
+{
+	struct txn *t = smfi_getpriv(ctx);
+	char addr[INET6_ADDRSTRLEN];
+
+	if (!t && !(t = conn_open(ctx)))
+		return SMFIS_TEMPFAIL;
 	txn_set_env_arg(t, ctx);
 	return to_milter(ctx, t, txn_connect(t, hostname, client_address(hostaddr, addr, sizeof(addr))),
 			 STAGE_CONNECT);
@@ -208,6 +244,7 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
 
 	if (!t)
 		return SMFIS_TEMPFAIL;
+	/* Same policy as the connection's first message: it set the stages. */
 	txn_reset_message(t, NULL);
 	txn_set_queue_id(t, smfi_getsymval(ctx, "i"));
 	return message_verdict(ctx, t, txn_mail(t, strip_brackets(argv[0], sender, sizeof(sender)),
@@ -288,14 +325,14 @@ static sfsistat on_abort(SMFICTX *ctx)
 	return SMFIS_CONTINUE;
 }
 
-/* on_close - the connection ends: free its transaction. */
+/* on_close - the connection ends: free its transaction and policy reference. */
 static sfsistat on_close(SMFICTX *ctx)
 {
 	struct txn *t = smfi_getpriv(ctx);
 
 	if (t) {
-		txn_free(t);
 		smfi_setpriv(ctx, NULL);
+		txn_free(t);
 		atomic_fetch_sub(&active_connections, 1);
 	}
 	return SMFIS_CONTINUE;
@@ -319,7 +356,7 @@ struct smfiDesc *milter_description(void)
 		.xxfi_eom = on_eom,
 		.xxfi_abort = on_abort,
 		.xxfi_close = on_close,
-		.xxfi_negotiate = milter_negotiate,
+		.xxfi_negotiate = on_negotiate,
 	};
 	return &desc;
 }

@@ -2,8 +2,12 @@
  * milter_callbacks.h - the libmilter callbacks that drive the engine.
  *
  * Each MTA connection gets a struct txn (engine) in libmilter's private
- * data, created at connect and freed at close. This file and milter_daemon.c
- * are the only ones that include <libmilter/mfapi.h>.
+ * data, created at negotiation (at connect if the MTA did not negotiate
+ * with us) and freed at close. It holds the connection's one reference to
+ * the policy current at its negotiation, so the stages the MTA was told to
+ * send and the rules that run always come from the same policy; a reload
+ * applies to the connections that begin after it. Only the milter's own
+ * files (milter/milter_*) include <libmilter/mfapi.h>, never the engine.
  */
 #ifndef MD_MILTER_CALLBACKS_H
 #define MD_MILTER_CALLBACKS_H

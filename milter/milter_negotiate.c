@@ -1,6 +1,11 @@
 /*
  * milter_negotiate.c - tell the MTA which stages and macros the policy needs.
  *
+ * The policy is the connection's own (taken by the negotiate callback in
+ * milter_callbacks.c and kept until close), never the store's current one:
+ * what is negotiated here must hold for every message of the connection,
+ * whatever reloads come meanwhile. This file only reads it.
+ *
  * Stages the policy never looks at are skipped (SMFIP_NO*), so the MTA does
  * not send them: a policy without end-of-message rules never receives bodies.
  * Macros read by conditions are requested at every stage (libmilter's
@@ -18,9 +23,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "milter_callbacks.h"
 #include "milter_negotiate.h"
-#include "policy_store.h"
 
 #define MACRO_LIST_MAX 1024
 
@@ -85,24 +88,19 @@ static void request_macros(SMFICTX *ctx, const struct policy *p)
 	}
 }
 
-/* milter_negotiate - xxfi_negotiate: actions we may take, steps we skip. */
-sfsistat milter_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
-			  unsigned long f2, unsigned long f3, unsigned long *pf0,
-			  unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+/* milter_negotiate - actions we may take, steps we skip, for policy P. */
+sfsistat milter_negotiate(SMFICTX *ctx, const struct policy *p, unsigned long f0,
+			  unsigned long f1, unsigned long *pf0, unsigned long *pf1,
+			  unsigned long *pf2, unsigned long *pf3)
 {
-	struct policy *p = policy_store_current();
 	unsigned long actions = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY | SMFIF_QUARANTINE |
 				SMFIF_SETSYMLIST;
 
-	(void)f2, (void)f3;
-	if (!p)
-		return SMFIS_TEMPFAIL;
 	*pf0 = actions & f0;
 	*pf1 = (steps_to_skip(p) | SMFIP_NR_HDR | SMFIP_NR_BODY) & f1;
 	*pf2 = *pf3 = 0;
 	if (f0 & SMFIF_SETSYMLIST)
 		request_macros(ctx, p);
 	log_msg(LOG_DEBUG, "negotiated actions=%#lx skip=%#lx (offered %#lx/%#lx)", *pf0, *pf1, f0, f1);
-	policy_unref(p);
 	return SMFIS_CONTINUE;
 }

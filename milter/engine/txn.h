@@ -152,6 +152,9 @@ struct verdict txn_eom(struct txn *t);
  * txn_reset_message - forget the current message (after end of message or on
  * abort), keeping the connection. With NEW_POLICY the next message is
  * evaluated with it (a reload); the transaction takes its own reference.
+ * Only a front end that receives every stage may switch (the shim): the
+ * milter passes NULL, because the MTA skips the stages that the policy of
+ * the negotiation did not need, for the whole connection.
  */
 void txn_reset_message(struct txn *t, struct policy *new_policy);
 
