@@ -42,7 +42,7 @@ diag "spampd loaded its rules in $(( ($(date +%s%N) - started) / 1000000 )) ms"
 # write_policy FILE [copy] - the chain policy; with "copy", spampd's delegate
 # delivers its copy and spam is tagged and delivered instead of quarantined.
 write_policy() {
-	local deliver= spam_then='{ "action": "quarantine", "folder": "spam_q", "reason": "spampd found spam" }'
+	local deliver='' spam_then='{ "action": "quarantine", "folder": "spam_q", "reason": "spampd found spam" }'
 	if [[ ${2:-} == copy ]]; then
 		deliver='"deliver": "copy",'
 		spam_then='{ "action": "add_header", "name": "X-Spam-Verdict", "value": "tagged" }'

@@ -521,7 +521,7 @@ postfix_master_cf() {
 # stop_postfix - stop the private Postfix and wait until its master and all
 # its daemons have exited.
 stop_postfix() {
-	local master children= pid
+	local master children='' pid
 	[[ -n ${POSTFIX_PID:-} ]] || return 0
 	master=$(sed 1q "$POSTFIX_QUEUE/pid/master.pid" 2>/dev/null | tr -d ' ')
 	[[ -n $master ]] && children=$(ps -o pid= --ppid "$master")
