@@ -5,7 +5,8 @@
 #
 # Installs, on Debian 12, what is missing of: the build dependencies, the
 # real peers the integration tests run (Postfix, clamd, clamsmtpd,
-# clamav-milter, miltertest, swaks) and the tools the test scripts use.
+# clamav-milter, spampd + SpamAssassin, miltertest, swaks) and the tools the
+# test scripts use.
 # Silent and exit 0 when everything is there. As root it installs only what
 # is missing, without questions: Postfix is preseeded with "No
 # configuration", freshclam with manual updates, and no service is started
@@ -17,13 +18,16 @@ set -euo pipefail
 
 build_packages=(gcc make pkg-config clang libclang-rt-14-dev libmilter-dev
 	libcurl4-openssl-dev libjansson-dev libcmocka-dev)
-peer_packages=(postfix clamav-daemon clamsmtp clamav-milter miltertest swaks)
+peer_packages=(postfix clamav-daemon clamsmtp clamav-milter spampd spamassassin
+	miltertest swaks)
 # ps (t/lib/peers.sh, t/run-tests.sh); timeout, base64, od, md5sum: coreutils;
 # jq writes the benchmark results (bench/).
 tool_packages=(procps coreutils jq)
 
 # Daemons the packages could start; none may keep running after install.
-daemons=(freshclam clamd clamav-milter clamsmtpd master)
+# spamassassin's postinst imports the sa-update key with gpg, which leaves a
+# gpg-agent running.
+daemons=(freshclam clamd clamav-milter clamsmtpd master spampd spamd gpg-agent)
 
 # installed PACKAGE - true if PACKAGE is installed.
 installed() {

@@ -281,6 +281,45 @@ start_clamsmtpd() {
 	fi
 }
 
+# start_spampd OUTPORT [PORT] - start spampd 2.53 (SpamAssassin as an SMTP
+# filter) relaying to 127.0.0.1:OUTPORT. With --tagall every message comes
+# out with X-Spam-Status and X-Spam-Checker-Version, spam also with
+# X-Spam-Flag: YES. report_safe stays at SpamAssassin's default (1): spam
+# comes out as a new message with the original attached as message/rfc822.
+# It runs offline: --local-only and a --saconfig file turn off network
+# tests, DNS and Bayes (which would learn into /var/cache/spampd, shared by
+# every run). It loads its rules before it listens: seconds when the
+# machine is idle, 20 s and more when it is busy (SPAMPD_START_TIMEOUT,
+# default 90 s). Sets SPAMPD_PORT (PORT or a free one), SPAMPD_PID and
+# SPAMPD_LOG (its stderr: spampd logs only to syslog, which does not run
+# here, so this holds little more than its complaints about that).
+start_spampd() {
+	local outport=$1 dir
+	dir=$(mktemp -d "$PEERS_DIR/spampd.XXXX") || return 1
+	SPAMPD_PORT=${2:-$(free_port)} || return 1
+	SPAMPD_LOG=$dir/spampd.log
+	# A test-environment setting, not a verdict tuning: no network here.
+	cat >"$dir/sa.cf" <<-EOF
+		dns_available no
+		skip_rbl_checks 1
+		use_bayes 0
+		bayes_auto_learn 0
+	EOF
+	# --logsock=inet: with the default (unix) it dies when no syslog runs.
+	# No --homedir: spampd does not untaint it and SpamAssassin dies.
+	spampd --nodetach --host="127.0.0.1:$SPAMPD_PORT" --relayhost="127.0.0.1:$outport" \
+		--children=2 --local-only --tagall --saconfig="$dir/sa.cf" \
+		--logsock=inet --pid="$dir/spampd.pid" --user=root --group=root \
+		</dev/null >"$SPAMPD_LOG" 2>&1 &
+	SPAMPD_PID=$!
+	peers_track "$SPAMPD_PID"
+	if ! wait_started "$SPAMPD_PID" "${SPAMPD_START_TIMEOUT:-90}" port_listening "$SPAMPD_PORT"; then
+		echo "# spampd did not listen on port $SPAMPD_PORT"
+		peers_log_tail "$SPAMPD_LOG"
+		return 1
+	fi
+}
+
 # start_slow_filter DELAY_MS OUTPORT [PORT] - start our test filter
 # (t/tools/slow_filter, built in $MD_BUILD/t): it takes each message, waits
 # DELAY_MS, passes it on to 127.0.0.1:OUTPORT as clamsmtpd does, and only
@@ -484,7 +523,7 @@ postfix_master_cf() {
 # stop_postfix - stop the private Postfix and wait until its master and all
 # its daemons have exited.
 stop_postfix() {
-	local master children pid
+	local master children='' pid
 	[[ -n ${POSTFIX_PID:-} ]] || return 0
 	master=$(sed 1q "$POSTFIX_QUEUE/pid/master.pid" 2>/dev/null | tr -d ' ')
 	[[ -n $master ]] && children=$(ps -o pid= --ppid "$master")
