@@ -9,7 +9,9 @@
  * "@ID@" in the input is replaced by a freshly registered correlation id,
  * so the accepted path (a live id) is reached as well as the refusals.
  * Afterwards the spool directory must be empty: whatever became of the
- * copy, no file may be left behind.
+ * copy, no file may be left behind; and a copy that was handed over holds
+ * no line that starts an X-Delegate-Id field, wherever it was (the top of
+ * the header, or an original a filter attached).
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -21,6 +23,7 @@
 
 #include "correlation.h"
 #include "fuzz_support.h"
+#include "msg_text.h"
 #include "receiver.h"
 
 #define MAX_SESSION_BYTES 65536
@@ -137,6 +140,30 @@ static bool spool_is_empty(void)
 	return empty;
 }
 
+/* check_copy - a handed-over copy holds no id field line at all. */
+static void check_copy(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!f)
+		abort();
+	while ((n = getline(&line, &cap, f)) > 0) {
+		size_t len = (size_t)n;
+
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			len--;
+		if (msg_is_field(line, len, MSG_ID_FIELD, false, NULL)) {
+			fprintf(stderr, "fuzz_smtp_receiver: an id field is left in the copy\n");
+			abort();
+		}
+	}
+	free(line);
+	fclose(f);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char id[CORR_ID_LEN + 1], *text, *copy;
@@ -150,8 +177,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run_session(text, len);
 	free(text);
 	copy = corr_take_copy(table, e);
-	if (copy)
+	if (copy) {
+		check_copy(copy);
 		unlink(copy);
+	}
 	free(copy);
 	corr_release(table, e);
 	/* The session thread may still be ending; wait for it before looking. */
