@@ -36,9 +36,7 @@ static bool split_endpoint(const char *text, struct endpoint *out)
 	port = strtol(port_text, &end, 10);
 	if (host_len == 0 || !*port_text || *end || port < 1 || port > 65535)
 		return false;
-	out->host = strndup(host, host_len);
-	if (!out->host)
-		abort();
+	out->host = xstrndup(host, host_len);
 	out->port = (unsigned)port;
 	return true;
 }
