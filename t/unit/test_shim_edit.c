@@ -184,6 +184,56 @@ static void test_write_failure_is_reported(void **state)
 	close(fd);
 }
 
+static void test_a_line_that_is_no_header_line_starts_the_body(void **state)
+{
+	struct header_edit e[] = { { EDIT_ADD, "X-Tag", "t", 0 }, { EDIT_REMOVE, "Bad Name", NULL, 0 } };
+
+	(void)state;
+	assert_edited("Subject: a\r\nBad Name: b\r\nX-Late: c\r\n", e, 2,
+		      "Subject: a\r\nX-Tag: t\r\nBad Name: b\r\nX-Late: c\r\n");
+}
+
+static void test_a_fold_before_any_field_starts_the_body(void **state)
+{
+	struct header_edit e[] = { { EDIT_ADD, "X-Tag", "t", 0 } };
+
+	(void)state;
+	assert_edited(" folded\r\nSubject: a\r\n", e, 1, "X-Tag: t\r\n folded\r\nSubject: a\r\n");
+}
+
+static void test_names_are_measured_as_msg_text_does(void **state)
+{
+	struct header_edit e[] = { { EDIT_REMOVE, "X-Spam", NULL, 0 } };
+
+	(void)state;
+	assert_edited("X-Spam : obsolete space\r\nX-Spam-Score: 5\r\n\r\nb\r\n", e, 1,
+		      "X-Spam-Score: 5\r\n\r\nb\r\n");
+}
+
+static void test_header_block_past_the_engine_limit_is_refused(void **state)
+{
+	size_t lines = MSG_BLOCK_MAX_BYTES / 1000 + 2, len = lines * 1000 + 16;
+	char *msg = malloc(len), *p = msg;
+	FILE *in;
+	struct shim_edit_request req = { 0 };
+	char err[256] = "";
+	int fd = open("/dev/null", O_WRONLY);
+
+	(void)state;
+	for (size_t i = 0; i < lines; i++, p += 1000) {
+		memset(p, 'v', 1000);
+		memcpy(p, "X-Filler: ", 10);
+		memcpy(p + 998, "\r\n", 2);
+	}
+	strcpy(p, "\r\nbody\r\n");
+	in = fmemopen(msg, strlen(msg), "r");
+	assert_false(shim_edit_copy(in, fd, &req, err, sizeof(err)));
+	assert_non_null(strstr(err, "header block larger than"));
+	fclose(in);
+	close(fd);
+	free(msg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -200,6 +250,10 @@ int main(void)
 		cmocka_unit_test(test_prefix_comes_first_and_lf_only_converts_every_line_end),
 		cmocka_unit_test(test_large_body_is_copied_whole),
 		cmocka_unit_test(test_write_failure_is_reported),
+		cmocka_unit_test(test_a_line_that_is_no_header_line_starts_the_body),
+		cmocka_unit_test(test_a_fold_before_any_field_starts_the_body),
+		cmocka_unit_test(test_names_are_measured_as_msg_text_does),
+		cmocka_unit_test(test_header_block_past_the_engine_limit_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
