@@ -68,29 +68,39 @@ static void test_a_bare_port_means_loopback_only_when_allowed(void **state)
 	assert_refused("0", NETADDR_BARE_PORT, "the port is out of range (1 to 65535)");
 }
 
+/* Malformed endpoints and why each is refused. */
+static const struct {
+	const char *text;
+	unsigned flags;
+	const char *why;
+} refused[] = {
+	{ "", 0, "no port" },
+	{ "127.0.0.1", NETADDR_BARE_PORT, "no port" },
+	{ "127.0.0.1:", 0, "no port" },
+	{ ":25", 0, "no host" },
+	{ "[]:25", 0, "no host" },
+	{ "::1:25", 0, "an IPv6 address needs brackets" },
+	{ "[::1:25", 0, "no closing bracket" },
+	{ "[::1]", 0, "no port" },
+	{ "[::1]x:25", 0, "expected ':PORT' after the ']'" },
+	{ "[127.0.0.1]:25", 0, "brackets must hold an IPv6 address" },
+	{ "[localhost]:25", 0, "brackets must hold an IPv6 address" },
+	{ "localhost:25", NETADDR_NUMERIC_HOST, "the host is not a numeric address" },
+	{ "bad host:25", 0, "the host is not a name or an address" },
+	{ "127.0.0.1:0", 0, "the port is out of range (1 to 65535)" },
+	{ "127.0.0.1:65536", 0, "the port is out of range (1 to 65535)" },
+	{ "127.0.0.1:99999999999999999999", 0, "the port is out of range (1 to 65535)" },
+	{ "127.0.0.1:+25", 0, "the port is not a number" },
+	{ "127.0.0.1: 25", 0, "the port is not a number" },
+	{ "127.0.0.1:25x", 0, "the port is not a number" },
+	{ "127.0.0.1:smtp", 0, "the port is not a number" },
+};
+
 static void test_endpoints_refused_with_the_reason(void **state)
 {
 	(void)state;
-	assert_refused("", 0, "no port");
-	assert_refused("127.0.0.1", NETADDR_BARE_PORT, "no port");
-	assert_refused("127.0.0.1:", 0, "no port");
-	assert_refused(":25", 0, "no host");
-	assert_refused("[]:25", 0, "no host");
-	assert_refused("::1:25", 0, "an IPv6 address needs brackets");
-	assert_refused("[::1:25", 0, "no closing bracket");
-	assert_refused("[::1]", 0, "no port");
-	assert_refused("[::1]x:25", 0, "expected ':PORT' after the ']'");
-	assert_refused("[127.0.0.1]:25", 0, "brackets must hold an IPv6 address");
-	assert_refused("[localhost]:25", 0, "brackets must hold an IPv6 address");
-	assert_refused("localhost:25", NETADDR_NUMERIC_HOST, "the host is not a numeric address");
-	assert_refused("bad host:25", 0, "the host is not a name or an address");
-	assert_refused("127.0.0.1:0", 0, "the port is out of range (1 to 65535)");
-	assert_refused("127.0.0.1:65536", 0, "the port is out of range (1 to 65535)");
-	assert_refused("127.0.0.1:99999999999999999999", 0, "the port is out of range (1 to 65535)");
-	assert_refused("127.0.0.1:+25", 0, "the port is not a number");
-	assert_refused("127.0.0.1: 25", 0, "the port is not a number");
-	assert_refused("127.0.0.1:25x", 0, "the port is not a number");
-	assert_refused("127.0.0.1:smtp", 0, "the port is not a number");
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		assert_refused(refused[i].text, refused[i].flags, refused[i].why);
 }
 
 static void test_a_host_name_longer_than_dns_allows_is_refused(void **state)
