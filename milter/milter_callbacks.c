@@ -28,6 +28,7 @@
 #include "milter_deliver.h"
 #include "milter_negotiate.h"
 #include "policy_store.h"
+#include "txn_log.h"
 
 static atomic_uint active_connections;
 static struct txn_env engine_hooks;     /* set once before smfi_main */
@@ -92,22 +93,10 @@ static void set_reply(SMFICTX *ctx, const struct reply *r)
 /* The reply when the message to deliver could not be handed to the MTA. */
 static const struct reply deliver_failed = { 451, "4.3.0", "Temporary failure, try again later" };
 
-/* log_message - the one line per message: who, what, which rules, verdict. */
+/* log_message - the one line per message (txn_log.h), as the shim writes it. */
 static void log_message(const struct txn *t, struct verdict v)
 {
-	const char *qid = txn_queue_id(t);
-	const char *addr = txn_client_addr(t);
-	const char *from = txn_sender(t);
-
-	char reply[480] = "";
-
-	if (v.reply)
-		snprintf(reply, sizeof(reply), " reply=%d%s%s %s", v.reply->code,
-			 *v.reply->status ? " " : "", v.reply->status, v.reply->text);
-	log_msg(LOG_INFO, "%s: client=%s from=<%s> rcpts=%zu delegation=%llums rules=\"%s\" verdict=%s%s",
-		qid && *qid ? qid : "NOQUEUE", addr ? addr : "unknown", from ? from : "",
-		txn_rcpt_count(t), (unsigned long long)txn_delegation_ms(t), txn_trail(t),
-		verdict_name(v.kind), reply);
+	txn_log_message(t, v, NULL);
 }
 
 /* to_milter - the milter status for verdict V at STAGE (replies set here). */

@@ -6,7 +6,6 @@
  * The limits are one table row each (name, kind, bounds, default), so a new
  * limit is one line here and one in shim/README.md.
  */
-#include <arpa/inet.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,50 +40,22 @@ static const struct limit_row {
 };
 #define LIMIT_ROWS (sizeof(limit_rows) / sizeof(limit_rows[0]))
 
-/* parse_listen - "HOST:PORT" or "[V6]:PORT" with a numeric host into OUT. */
-static bool parse_listen(const char *text, struct endpoint *out)
-{
-	const char *colon = strrchr(text, ':');
-	char host[64], *end;
-	unsigned char addr[16];
-	size_t len;
-	long port;
-
-	if (!colon || colon == text)
-		return false;
-	len = (size_t)(colon - text);
-	if (text[0] == '[' && len >= 2 && text[len - 1] == ']')
-		text++, len -= 2;
-	else if (memchr(text, ':', len))
-		return false;           /* IPv6 needs brackets */
-	if (len >= sizeof(host))
-		return false;
-	memcpy(host, text, len);
-	host[len] = '\0';
-	port = strtol(colon + 1, &end, 10);
-	if (!colon[1] || *end || port < 0 || port > 65535 ||
-	    (inet_pton(AF_INET, host, addr) != 1 && inet_pton(AF_INET6, host, addr) != 1))
-		return false;
-	out->host = xstrdup(host);
-	out->port = (unsigned)port;
-	return true;
-}
-
 /* load_address - OBJ.KEY as an address (DFLT when absent and DFLT given). */
 static void load_address(struct load_ctx *c, json_t *obj, const char *key, const char *dflt,
 			 struct endpoint *out)
 {
 	const char *text = lctx_string_member(c, obj, key, dflt == NULL);
+	const char *why;
 
 	if (!text && json_object_get(obj, key))
 		return;                 /* wrong type: reported */
 	if (!text && !dflt)
 		return;                 /* missing: reported */
-	if (parse_listen(text ? text : dflt, out))
+	if (netaddr_parse_endpoint(text ? text : dflt, NETADDR_NUMERIC_HOST, out, &why))
 		return;
 	lctx_push_key(c, key);
-	lctx_error(c, "invalid address \"%s\": expected NUMERIC-HOST:PORT (\"127.0.0.1:2525\", "
-		   "\"[::1]:2525\")", text);
+	lctx_error(c, "invalid address \"%s\" (%s): expected NUMERIC-HOST:PORT (\"127.0.0.1:2525\", "
+		   "\"[::1]:2525\")", text, why);
 	lctx_pop(c);
 }
 

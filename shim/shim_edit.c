@@ -3,7 +3,11 @@
  *
  * Three parts: a buffered writer (with the optional CRLF-to-LF
  * conversion), the header block as a list of raw fields, and the edits
- * applied to that list. Every allocation lives in one call.
+ * applied to that list. Header lines are classified by msg_text (the one
+ * definition of header lines, with its limits), so the block ends where
+ * the engine's readers end it: at the empty line, or at the first line
+ * that is no header line (which then starts the body). Every allocation
+ * lives in one call.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -11,7 +15,9 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "msg_text.h"
 #include "shim_edit.h"
+#include "xalloc.h"
 
 #define WRITE_BUF 65536
 
@@ -27,7 +33,7 @@ struct writer {
 struct field {
 	char *raw;                      /* the whole field with CRLFs; owned */
 	size_t len;
-	size_t name_len;                /* 0: not a field ("garbage" line, never matched) */
+	size_t name_len;                /* as msg_classify measures it */
 };
 
 struct block {
@@ -35,6 +41,8 @@ struct block {
 	size_t count, capacity;
 	size_t bytes;
 	bool separator;                 /* the input had the empty line */
+	char *body_line;                /* the line that ended the block instead; owned */
+	size_t body_len;
 };
 
 /* writer_flush - write out the buffer. */
@@ -89,45 +97,23 @@ static bool writer_end(struct writer *w)
 	return !w->failed;
 }
 
-/* field_name_len - length of the name of the field starting LINE, or 0. */
-static size_t field_name_len(const char *line, size_t len)
-{
-	const char *colon = memchr(line, ':', len);
-	size_t n;
-
-	if (!colon)
-		return 0;
-	n = (size_t)(colon - line);
-	while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
-		n--;
-	return n;
-}
-
-/* block_append - add a field (RAW taken over) at the end of B. */
-static void block_append(struct block *b, char *raw, size_t len)
+/* block_append - add a field (RAW taken over, its name NAME_LEN bytes) at the end of B. */
+static void block_append(struct block *b, char *raw, size_t len, size_t name_len)
 {
 	if (b->count == b->capacity) {
-		size_t cap = b->capacity ? b->capacity * 2 : 32;
-		struct field *grown = realloc(b->items, cap * sizeof(*grown));
-
-		if (!grown)
-			abort();
-		b->items = grown;
-		b->capacity = cap;
+		b->capacity = b->capacity ? b->capacity * 2 : 32;
+		b->items = xreallocarray(b->items, b->capacity, sizeof(*b->items));
 	}
-	b->items[b->count++] = (struct field){ raw, len, field_name_len(raw, len) };
+	b->items[b->count++] = (struct field){ raw, len, name_len };
 }
 
 /* block_extend - append a continuation LINE to the last field. */
 static void block_extend(struct block *b, const char *line, size_t len)
 {
 	struct field *f = &b->items[b->count - 1];
-	char *grown = realloc(f->raw, f->len + len + 1);
 
-	if (!grown)
-		abort();
-	memcpy(grown + f->len, line, len + 1);
-	f->raw = grown;
+	f->raw = xrealloc(f->raw, f->len + len + 1);
+	memcpy(f->raw + f->len, line, len + 1);
 	f->len += len;
 }
 
@@ -137,7 +123,51 @@ static void block_free(struct block *b)
 	for (size_t i = 0; i < b->count; i++)
 		free(b->items[i].raw);
 	free(b->items);
+	free(b->body_line);
 	memset(b, 0, sizeof(*b));
+}
+
+/* content_len - LINE's length (N bytes read) without its LF or CRLF. */
+static size_t content_len(const char *line, size_t n)
+{
+	if (n > 0 && line[n - 1] == '\n')
+		n--;
+	if (n > 0 && line[n - 1] == '\r')
+		n--;
+	return n;
+}
+
+/*
+ * block_add_line - one line of N bytes (LINE taken over) into B; false when
+ * it ends the block: the separator (freed), or a line that is no header line
+ * (kept as B's body_line).
+ */
+static bool block_add_line(struct block *b, char *line, size_t n)
+{
+	size_t name_len = 0;
+
+	switch (msg_classify(line, content_len(line, n), &name_len, NULL)) {
+	case MSG_LINE_SEPARATOR:
+		b->separator = true;
+		free(line);
+		return false;
+	case MSG_LINE_CONTINUATION:
+		if (b->count > 0) {
+			block_extend(b, line, n);
+			free(line);
+			return true;
+		}
+		/* a fold with no field before it is no header line */
+		__attribute__((fallthrough));
+	case MSG_LINE_NOT_FIELD:
+		b->body_line = line;
+		b->body_len = n;
+		return false;
+	case MSG_LINE_FIELD:
+		break;
+	}
+	block_append(b, line, n, name_len);
+	return true;
 }
 
 /* block_read - the header block of IN into B; IN is left at the body. */
@@ -146,25 +176,18 @@ static bool block_read(FILE *in, struct block *b, char *err, size_t errlen)
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
+	bool more = true;
 
-	while ((n = getline(&line, &cap, in)) > 0) {
-		if (strcmp(line, "\r\n") == 0 || strcmp(line, "\n") == 0) {
-			b->separator = true;
-			break;
-		}
+	while (more && (n = getline(&line, &cap, in)) > 0) {
 		b->bytes += (size_t)n;
-		if (b->bytes > SHIM_EDIT_MAX_HEADER) {
-			snprintf(err, errlen, "header block larger than %d bytes", SHIM_EDIT_MAX_HEADER);
+		if (b->bytes > MSG_BLOCK_MAX_BYTES) {
+			snprintf(err, errlen, "header block larger than %d bytes", MSG_BLOCK_MAX_BYTES);
 			free(line);
 			return false;
 		}
-		if ((line[0] == ' ' || line[0] == '\t') && b->count > 0) {
-			block_extend(b, line, (size_t)n);
-		} else {
-			block_append(b, line, (size_t)n);
-			line = NULL;
-			cap = 0;
-		}
+		more = block_add_line(b, line, (size_t)n);
+		line = NULL;
+		cap = 0;
 	}
 	free(line);
 	if (ferror(in)) {
@@ -239,7 +262,7 @@ static void apply_change(struct block *b, const struct header_edit *e)
 	if (!removing) {
 		char *raw = format_field(e->name, e->value, &len);
 
-		block_append(b, raw, len);
+		block_append(b, raw, len, strlen(e->name));
 	}
 }
 
@@ -252,7 +275,7 @@ static void apply_edit(struct block *b, const struct header_edit *e)
 	switch (e->op) {
 	case EDIT_ADD:
 		raw = format_field(e->name, e->value ? e->value : "", &len);
-		block_append(b, raw, len);
+		block_append(b, raw, len, strlen(e->name));
 		return;
 	case EDIT_CHANGE:
 		apply_change(b, e);
@@ -297,6 +320,8 @@ bool shim_edit_copy(FILE *in, int out_fd, const struct shim_edit_request *req,
 		writer_put(w, b.items[i].raw, b.items[i].len);
 	if (ok && b.separator)
 		writer_put(w, "\r\n", 2);
+	if (ok && b.body_line)
+		writer_put(w, b.body_line, b.body_len);
 	if (ok && !copy_rest(in, w))
 		snprintf(err, errlen, "cannot read the message: %s", strerror(errno)), ok = false;
 	if (!writer_end(w) && ok)

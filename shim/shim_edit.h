@@ -4,8 +4,10 @@
  *
  * The input is a message file as the engine spools it: header fields (with
  * their continuation lines), an empty line, the body, CRLF line ends. The
- * header block is read into memory (at most SHIM_EDIT_MAX_HEADER bytes) and
- * the edits are applied to it in order, as an MTA applies a milter's:
+ * header block is read into memory (at most SHIM_EDIT_MAX_HEADER bytes, the
+ * engine's MSG_BLOCK_MAX_BYTES) and the edits are applied to it in order, as
+ * an MTA applies a milter's (the block ends as msg_text.h defines header
+ * lines: a line that is no header line starts the body):
  *   EDIT_ADD     appends "Name: value" after the last field
  *   EDIT_CHANGE  replaces the index-th (1-based) field called Name; an empty
  *                value removes it; an index past the last one appends it
@@ -26,9 +28,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "msg_text.h"
 #include "txn.h"
 
-#define SHIM_EDIT_MAX_HEADER (4 * 1024 * 1024)
+#define SHIM_EDIT_MAX_HEADER MSG_BLOCK_MAX_BYTES     /* the one limit, msg_text.h */
 
 struct shim_edit_request {
 	const char *prefix;                     /* NULL: none */

@@ -17,6 +17,7 @@
 #include "policy_store.h"
 #include "shim_message.h"
 #include "shim_session.h"
+#include "txn_log.h"
 
 struct session {
 	struct shim_runtime *rt;        /* borrowed */
@@ -91,20 +92,10 @@ static char *received_field(const struct session *s)
 	return field;
 }
 
-/* log_message - the one line per message, as the milter writes it, plus the next hop. */
+/* log_message - the one line per message (txn_log.h), as the milter writes it, plus the next hop. */
 static void log_message(const struct session *s, struct verdict v, const char *outcome)
 {
-	char reply[480] = "";
-	const char *from = txn_sender(s->t);
-
-	if (v.reply)
-		snprintf(reply, sizeof(reply), " reply=%d%s%s %s", v.reply->code,
-			 *v.reply->status ? " " : "", v.reply->status, v.reply->text);
-	log_msg(LOG_INFO, "%s: client=%s from=<%s> rcpts=%zu size=%llu delegation=%llums "
-		"rules=\"%s\" verdict=%s%s%s%s", log_id(s), s->peer.addr, from ? from : "",
-		txn_rcpt_count(s->t), (unsigned long long)txn_message_size(s->t),
-		(unsigned long long)txn_delegation_ms(s->t), txn_trail(s->t), verdict_name(v.kind),
-		reply, outcome ? " " : "", outcome ? outcome : "");
+	txn_log_message(s->t, v, outcome);
 }
 
 /* end_message - forget the current message (spool files included). */

@@ -17,6 +17,7 @@
 
 #include "correlation.h"
 #include "log.h"
+#include "xalloc.h"
 
 #define BUCKETS 1024
 #define RECENT 4096             /* released ids remembered */
@@ -64,10 +65,8 @@ static unsigned bucket_of(const char *id)
 /* corr_new - an empty table. */
 struct corr_table *corr_new(void)
 {
-	struct corr_table *t = calloc(1, sizeof(*t));
+	struct corr_table *t = xcalloc(1, sizeof(*t));
 
-	if (!t)
-		abort();
 	pthread_mutex_init(&t->lock, NULL);
 	return t;
 }
@@ -102,8 +101,11 @@ static void random_id(char id[CORR_ID_LEN + 1])
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			abort();        /* no randomness: refuse to issue guessable ids */
+		if (n <= 0) {   /* no randomness: refuse to issue guessable ids */
+			log_msg(LOG_ERR, "getrandom: %s: cannot make a correlation id",
+				n < 0 ? strerror(errno) : "no bytes");
+			abort();
+		}
 		got += (size_t)n;
 	}
 	for (size_t i = 0; i < sizeof(raw); i++)
@@ -113,11 +115,9 @@ static void random_id(char id[CORR_ID_LEN + 1])
 /* corr_register - a new waiting entry with a fresh id. */
 struct corr_entry *corr_register(struct corr_table *t, char id[CORR_ID_LEN + 1])
 {
-	struct corr_entry *e = calloc(1, sizeof(*e));
+	struct corr_entry *e = xcalloc(1, sizeof(*e));
 	pthread_condattr_t attr;
 
-	if (!e)
-		abort();
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&e->arrived, &attr);

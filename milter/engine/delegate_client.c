@@ -32,6 +32,7 @@
 #include "delegate_client.h"
 #include "log.h"
 #include "msg_text.h"
+#include "xalloc.h"
 
 #define DEFAULT_TIMEOUT_MS      60000u
 #define MAX_CONNECT_MS          10000u  /* connecting never takes longer than this */
@@ -599,23 +600,16 @@ static void transfer_free(struct transfer *t)
 /* transfer_new - open REQ's message and build the envelope; NULL with ERR set. */
 static struct transfer *transfer_new(const struct delegate_send_request *req, char *err, size_t errlen)
 {
-	struct transfer *t = calloc(1, sizeof(*t));
+	struct transfer *t = xcalloc(1, sizeof(*t));
 
-	if (t == NULL || asprintf(&t->mail_from, "<%s>", req->sender) < 0) {
-		snprintf(err, errlen, "out of memory");
-		free(t);
-		return NULL;
-	}
+	t->mail_from = xasprintf("<%s>", req->sender);
 	t->req = req;
 	t->reader.fd = -1;
 	for (size_t i = 0; i < req->rcpt_count; i++) {
-		char *rcpt;
-		struct curl_slist *l = NULL;
+		char *rcpt = xasprintf("<%s>", req->rcpts[i]);
+		struct curl_slist *l = curl_slist_append(t->rcpts, rcpt);  /* copies the string */
 
-		if (asprintf(&rcpt, "<%s>", req->rcpts[i]) >= 0) {
-			l = curl_slist_append(t->rcpts, rcpt);      /* copies the string */
-			free(rcpt);
-		}
+		free(rcpt);
 		if (l == NULL) {
 			snprintf(err, errlen, "out of memory");
 			transfer_free(t);
@@ -699,12 +693,12 @@ static void transfer_result(CURLcode rc, const struct transfer *t, struct delega
 			 curl_easy_strerror(rc), t->errbuf[0] ? ": " : "", t->errbuf);
 }
 
-/* handle_new - a new easy handle with no sockets; NULL if out of memory. */
+/* handle_new - a new easy handle with no sockets; NULL if libcurl cannot make one. */
 static struct handle *handle_new(void)
 {
-	struct handle *hd = calloc(1, sizeof(*hd));
+	struct handle *hd = xcalloc(1, sizeof(*hd));
 
-	if (hd == NULL || (hd->curl = curl_easy_init()) == NULL) {
+	if ((hd->curl = curl_easy_init()) == NULL) {
 		free(hd);
 		return NULL;
 	}
@@ -836,29 +830,24 @@ void delegate_client_send(struct delegate_client *dc, const struct delegate_send
 	out->elapsed_ms = (unsigned long) (now_ms() - start);
 }
 
-/* build_url - "smtp://host:port/", IPv6 addresses in brackets; NULL if out of memory. */
+/* build_url - "smtp://host:port/", IPv6 addresses in brackets (malloc'ed). */
 static char *build_url(const struct endpoint *ep)
 {
 	bool bracket = strchr(ep->host, ':') != NULL && ep->host[0] != '[';
-	char *url;
 
-	if (asprintf(&url, "smtp://%s%s%s:%u/", bracket ? "[" : "", ep->host,
-		     bracket ? "]" : "", ep->port) < 0)
-		return NULL;
-	return url;
+	return xasprintf("smtp://%s%s%s:%u/", bracket ? "[" : "", ep->host, bracket ? "]" : "",
+			 ep->port);
 }
 
 /* delegate_client_new - a client for DELEGATOR keeping at most MAX_IDLE idle handles. */
 struct delegate_client *delegate_client_new(const struct endpoint *delegator, unsigned max_idle)
 {
-	struct delegate_client *dc = calloc(1, sizeof(*dc));
+	struct delegate_client *dc = xcalloc(1, sizeof(*dc));
 
-	if (dc == NULL)
-		return NULL;
 	dc->max_idle = max_idle;
 	dc->url = build_url(delegator);
-	dc->idle = calloc(max_idle ? max_idle : 1, sizeof(*dc->idle));
-	if (dc->url == NULL || dc->idle == NULL || pthread_mutex_init(&dc->lock, NULL) != 0) {
+	dc->idle = xcalloc(max_idle ? max_idle : 1, sizeof(*dc->idle));
+	if (pthread_mutex_init(&dc->lock, NULL) != 0) {
 		free(dc->url);
 		free(dc->idle);
 		free(dc);

@@ -165,7 +165,8 @@ struct delegate_send_result {
 
 /*
  * delegate_client_new - a client for DELEGATOR keeping at most MAX_IDLE idle
- * connections (0: none kept). NULL if out of memory.
+ * connections (0: none kept). NULL if its mutex cannot be made; out of
+ * memory ends the process (xalloc.h).
  */
 struct delegate_client *delegate_client_new(const struct endpoint *delegator, unsigned max_idle);
 

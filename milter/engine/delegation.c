@@ -12,6 +12,7 @@
 #include "delegation.h"
 #include "log.h"
 #include "receiver.h"
+#include "xalloc.h"
 
 #define PROGRESS_MS 4000        /* MTA progress notifications while waiting (libcurl adds up to 1 s) */
 #define IDLE_CONNECTIONS 8      /* kept open to each delegator */
@@ -58,10 +59,13 @@ static void add_client(struct delegation *d, const struct service *s)
 
 	if (find_client(d, s))
 		return;
-	c = calloc(1, sizeof(*c));
-	if (!c || !(c->service = strdup(s->name)) || !(c->delegator.host = strdup(s->delegator.host)) ||
-	    !(c->client = delegate_client_new(&s->delegator, IDLE_CONNECTIONS)))
+	c = xcalloc(1, sizeof(*c));
+	c->service = xstrdup(s->name);
+	c->delegator.host = xstrdup(s->delegator.host);
+	if (!(c->client = delegate_client_new(&s->delegator, IDLE_CONNECTIONS))) {
+		log_msg(LOG_ERR, "service %s: cannot make its delegate client (mutex)", s->name);
 		abort();
+	}
 	c->delegator.port = s->delegator.port;
 	c->next = d->clients;
 	d->clients = c;
@@ -80,9 +84,8 @@ static bool add_receiver(struct delegation *d, const struct service *s, const ch
 	rcv = receiver_start(&s->receiver, s->receiver_public, spool_dir, d->table, err, errlen);
 	if (!rcv)
 		return false;
-	r = calloc(1, sizeof(*r));
-	if (!r || !(r->address.host = strdup(s->receiver.host)))
-		abort();
+	r = xcalloc(1, sizeof(*r));
+	r->address.host = xstrdup(s->receiver.host);
 	r->address.port = s->receiver.port;
 	r->receiver = rcv;
 	r->next = d->receivers;
@@ -110,10 +113,8 @@ bool delegation_update(struct delegation *d, const struct policy *p, char *err, 
 /* delegation_start - clients and receivers for every service of P. */
 struct delegation *delegation_start(const struct policy *p, char *err, size_t errlen)
 {
-	struct delegation *d = calloc(1, sizeof(*d));
+	struct delegation *d = xcalloc(1, sizeof(*d));
 
-	if (!d)
-		abort();
 	pthread_mutex_init(&d->lock, NULL);
 	d->table = corr_new();
 	if (!delegation_update(d, p, err, errlen)) {
@@ -161,7 +162,7 @@ static void send_message(struct delegate_client *client, struct txn *t, const st
 			 const char *id, struct delegate_send_result *res)
 {
 	size_t n = txn_rcpt_count(t);
-	const char **rcpts = calloc(n ? n : 1, sizeof(*rcpts));
+	const char **rcpts = xcalloc(n ? n : 1, sizeof(*rcpts));
 	struct delegate_send_request req = {
 		.sender = txn_sender(t) ? txn_sender(t) : "", .rcpts = rcpts, .rcpt_count = n,
 		.path = txn_message_path(t), .id = id,
@@ -169,8 +170,6 @@ static void send_message(struct delegate_client *client, struct txn *t, const st
 		.progress = send_progress, .progress_arg = t, .progress_interval_ms = PROGRESS_MS,
 	};
 
-	if (!rcpts)
-		abort();
 	for (size_t i = 0; i < n; i++)
 		rcpts[i] = txn_rcpt_at(t, i);
 	delegate_client_send(client, &req, res);

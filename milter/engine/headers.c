@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "headers.h"
+#include "xalloc.h"
 
 /* headers_add - append copies of NAME and VALUE. */
 bool headers_add(struct headers *h, const char *name, const char *value)
@@ -20,17 +21,12 @@ bool headers_add(struct headers *h, const char *name, const char *value)
 		return false;
 	if (h->count == h->capacity) {
 		size_t cap = h->capacity ? h->capacity * 2 : 16;
-		struct header_field *grown = realloc(h->items, cap * sizeof(*grown));
 
-		if (!grown)
-			abort();
-		h->items = grown;
+		h->items = xreallocarray(h->items, cap, sizeof(*h->items));
 		h->capacity = cap;
 	}
-	h->items[h->count].name = strdup(name);
-	h->items[h->count].value = strdup(value);
-	if (!h->items[h->count].name || !h->items[h->count].value)
-		abort();
+	h->items[h->count].name = xstrdup(name);
+	h->items[h->count].value = xstrdup(value);
 	h->count++;
 	h->bytes += bytes;
 	return true;
@@ -102,11 +98,8 @@ static bool buf_add(struct text_buf *b, const char *p, size_t n, size_t max)
 		return false;
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = (b->len + n + 1) * 2;
-		char *grown = realloc(b->data, cap);
 
-		if (!grown)
-			abort();
-		b->data = grown;
+		b->data = xrealloc(b->data, cap);
 		b->cap = cap;
 	}
 	memcpy(b->data + b->len, p, n);

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "match.h"
+#include "xalloc.h"
 
 static const char *const kind_names[] = { "equals", "exact", "domain", "regex" };
 
@@ -30,11 +31,9 @@ bool match_compile(struct matcher *m, enum match_kind kind, const char *pattern,
 	/* Subjects are compared without their <>, so patterns are too. */
 	if ((kind == MATCH_EQUALS || kind == MATCH_EXACT) && len >= 2 && pattern[0] == '<' &&
 	    pattern[len - 1] == '>')
-		m->pattern = strndup(pattern + 1, len - 2);
+		m->pattern = xstrndup(pattern + 1, len - 2);
 	else
-		m->pattern = strdup(pattern);
-	if (!m->pattern)
-		abort();
+		m->pattern = xstrdup(pattern);
 	if (kind != MATCH_REGEX)
 		return true;
 	if ((why_costly = regex_too_costly(pattern))) {

@@ -20,6 +20,7 @@
 
 #include "cidr.h"
 #include "match.h"
+#include "netaddr.h"     /* struct endpoint */
 
 /* The points where a milter (or the shim) can decide, in dialogue order. */
 enum stage {
@@ -174,12 +175,6 @@ struct rule {
 };
 
 enum service_type { SERVICE_SMTP };
-
-/* A host:port pair as written in the policy ("127.0.0.1:10026", "[::1]:25"). */
-struct endpoint {
-	char *host;
-	unsigned port;
-};
 
 struct service {
 	char *name;

@@ -36,8 +36,8 @@ static bool load_rule(struct load_ctx *c, json_t *v, enum stage stage, size_t in
 	name = lctx_string_member(c, v, "name", false);
 	if (name)
 		r->name = xstrdup(name);
-	else if (asprintf(&r->name, "%s#%zu", stage_name(stage), index + 1) < 0)
-		abort();
+	else
+		r->name = xasprintf("%s#%zu", stage_name(stage), index + 1);
 	if ((cond = json_object_get(v, "if"))) {
 		lctx_push_key(c, "if");
 		r->cond = load_condition(c, cond, stage);
@@ -112,9 +112,7 @@ static void add_macro(struct policy *p, const char *name)
 	for (size_t i = 0; i < p->macro_count; i++)
 		if (strcmp(p->macros[i], name) == 0)
 			return;
-	grown = realloc(p->macros, (p->macro_count + 1) * sizeof(*grown));
-	if (!grown)
-		abort();
+	grown = xreallocarray(p->macros, p->macro_count + 1, sizeof(*grown));
 	p->macros = grown;
 	p->macros[p->macro_count++] = xstrdup(name);
 }
@@ -262,12 +260,9 @@ void load_errors_add(struct load_errors *errs, const char *fmt, ...)
 	char **grown;
 
 	va_start(ap, fmt);
-	if (vasprintf(&line, fmt, ap) < 0)
-		abort();
+	line = xvasprintf(fmt, ap);
 	va_end(ap);
-	grown = realloc(errs->items, (errs->count + 1) * sizeof(*grown));
-	if (!grown)
-		abort();
+	grown = xreallocarray(errs->items, errs->count + 1, sizeof(*grown));
 	errs->items = grown;
 	errs->items[errs->count++] = line;
 }

@@ -354,9 +354,7 @@ static bool parse_imports(struct load_ctx *c, json_t *v, struct delegate_spec *d
 			struct header_pattern *hp = &d->imports[d->import_count++];
 
 			hp->prefix = s[strlen(s) - 1] == '*';
-			hp->name = strndup(s, strlen(s) - hp->prefix);
-			if (!hp->name)
-				abort();
+			hp->name = xstrndup(s, strlen(s) - hp->prefix);
 		}
 		lctx_pop(c);
 	}

@@ -9,26 +9,6 @@
 
 #include "policy_load_ctx.h"
 
-/* xstrdup - strdup that aborts on out of memory. */
-char *xstrdup(const char *s)
-{
-	char *copy = strdup(s);
-
-	if (!copy)
-		abort();
-	return copy;
-}
-
-/* xcalloc - calloc that aborts on out of memory. */
-void *xcalloc(size_t count, size_t size)
-{
-	void *p = calloc(count ? count : 1, size ? size : 1);
-
-	if (!p)
-		abort();
-	return p;
-}
-
 /* lctx_push_key - descend into member KEY. */
 void lctx_push_key(struct load_ctx *c, const char *key)
 {
@@ -74,11 +54,8 @@ static void lctx_add(struct load_ctx *c, bool at_key, const char *fmt, va_list a
 		if (!json_pos_find(c->text, c->path, d, false, &ln, &col))
 			ln = col = 1;
 	}
-	if (asprintf(&line, "%s:%u:%u: %s: %s", c->file, ln, col, path, what) < 0)
-		abort();
-	grown = realloc(c->errs->items, (c->errs->count + 1) * sizeof(*grown));
-	if (!grown)
-		abort();
+	line = xasprintf("%s:%u:%u: %s: %s", c->file, ln, col, path, what);
+	grown = xreallocarray(c->errs->items, c->errs->count + 1, sizeof(*grown));
 	c->errs->items = grown;
 	c->errs->items[c->errs->count++] = line;
 }

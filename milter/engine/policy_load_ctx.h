@@ -16,6 +16,7 @@
 #include "json_pos.h"
 #include "policy.h"
 #include "policy_load.h"
+#include "xalloc.h"      /* xstrdup, xcalloc, ... for every loader file */
 
 #define LOAD_MAX_DEPTH 48       /* path depth; deeper policies are refused */
 
@@ -61,12 +62,6 @@ const char *lctx_string_member(struct load_ctx *c, json_t *obj, const char *key,
 
 /* lctx_too_deep - report and return true when nesting goes past the limit. */
 bool lctx_too_deep(struct load_ctx *c);
-
-/* xstrdup - strdup that aborts on out of memory (a dead process is a tempfail). */
-char *xstrdup(const char *s);
-
-/* xcalloc - calloc that aborts on out of memory. */
-void *xcalloc(size_t count, size_t size);
 
 /* Parsers of the pieces of a policy (policy_load_*.c). */
 struct cond *load_condition(struct load_ctx *c, json_t *v, enum stage stage);

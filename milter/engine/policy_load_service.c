@@ -2,7 +2,6 @@
  * policy_load_service.c - parse "services" (delegation targets) and
  * "settings" (quarantine and spool folders, size limit, fail-safe verdict).
  */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,59 +14,19 @@
 #define DEFAULT_QUARANTINE_DIR "/var/lib/milter-delegate/quarantine"
 #define DEFAULT_SPOOL_DIR "/var/spool/milter-delegate"
 
-/* split_endpoint - "host:port", "[v6]:port" or "port" into OUT; false if malformed. */
-static bool split_endpoint(const char *text, struct endpoint *out)
-{
-	const char *colon = strrchr(text, ':');
-	const char *host = "127.0.0.1", *port_text = text;
-	size_t host_len = strlen(host);
-	char *end;
-	long port;
-
-	if (colon) {
-		host = text;
-		host_len = (size_t)(colon - text);
-		port_text = colon + 1;
-		if (host_len >= 2 && host[0] == '[' && host[host_len - 1] == ']')
-			host++, host_len -= 2;
-		else if (memchr(host, ':', host_len))
-			return false;   /* IPv6 needs brackets */
-	}
-	port = strtol(port_text, &end, 10);
-	if (host_len == 0 || !*port_text || *end || port < 1 || port > 65535)
-		return false;
-	out->host = strndup(host, host_len);
-	if (!out->host)
-		abort();
-	out->port = (unsigned)port;
-	return true;
-}
-
-/* is_loopback - is HOST a loopback address or "localhost"? */
-static bool is_loopback(const char *host)
-{
-	struct in_addr v4;
-	struct in6_addr v6;
-
-	if (strcmp(host, "localhost") == 0)
-		return true;
-	if (inet_pton(AF_INET, host, &v4) == 1)
-		return (ntohl(v4.s_addr) >> 24) == 127;
-	return inet_pton(AF_INET6, host, &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
-}
-
 /* load_endpoint - OBJ.KEY as an address; reported when malformed. */
 static bool load_endpoint(struct load_ctx *c, json_t *obj, const char *key, struct endpoint *out)
 {
 	const char *text = lctx_string_member(c, obj, key, true);
+	const char *why;
 
 	if (!text)
 		return false;
-	if (split_endpoint(text, out))
+	if (netaddr_parse_endpoint(text, NETADDR_BARE_PORT, out, &why))
 		return true;
 	lctx_push_key(c, key);
-	lctx_error(c, "invalid address \"%s\": expected HOST:PORT (\"127.0.0.1:10026\", "
-		   "\"[::1]:10026\") or a port number", text);
+	lctx_error(c, "invalid address \"%s\" (%s): expected HOST:PORT (\"127.0.0.1:10026\", "
+		   "\"[::1]:10026\") or a port number", text, why);
 	lctx_pop(c);
 	return false;
 }
@@ -134,7 +93,7 @@ static void load_service(struct load_ctx *c, json_t *v, struct service *s)
 		s->receiver_public = json_is_true(pub);
 	lctx_pop(c);
 	if (load_endpoint(c, v, "receiver", &s->receiver) && !s->receiver_public &&
-	    !is_loopback(s->receiver.host)) {
+	    !netaddr_is_loopback(s->receiver.host)) {
 		lctx_push_key(c, "receiver");
 		lctx_error(c, "receiver %s is not a loopback address: anyone who reaches it could "
 			   "inject mail; set \"receiver_public\": true to bind it anyway",

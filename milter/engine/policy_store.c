@@ -12,6 +12,7 @@
 #include "log.h"
 #include "policy_load.h"
 #include "policy_store.h"
+#include "xalloc.h"
 
 static pthread_mutex_t store_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct policy *store_current;
@@ -41,9 +42,7 @@ bool policy_store_init(const char *path)
 	log_msg(LOG_INFO, "policy loaded: %s", summary);
 	pthread_mutex_lock(&store_lock);
 	free(store_path);
-	store_path = strdup(path);
-	if (!store_path)
-		abort();
+	store_path = xstrdup(path);
 	policy_unref(store_current);
 	store_current = p;
 	pthread_mutex_unlock(&store_lock);
@@ -69,7 +68,7 @@ bool policy_store_reload(void)
 	char summary[512];
 
 	pthread_mutex_lock(&store_lock);
-	path = store_path ? strdup(store_path) : NULL;
+	path = store_path ? xstrdup(store_path) : NULL;
 	pthread_mutex_unlock(&store_lock);
 	if (!path)
 		return false;

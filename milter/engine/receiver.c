@@ -296,8 +296,7 @@ static const struct smtp_handlers receiver_handlers = {
 /* is_loopback - is HOST a loopback address (or name)? */
 static bool is_loopback(const char *host)
 {
-	return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
-	       strcmp(host, "localhost") == 0;
+	return netaddr_is_loopback(host);
 }
 
 /* receiver_start - listen on ADDR and serve (see receiver.h). */

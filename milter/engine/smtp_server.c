@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "smtp_server_int.h"
+#include "xalloc.h"
 
 #define SESSION_STACK (1024 * 1024)
 
@@ -238,19 +239,19 @@ static void set_send_timeout(int fd, unsigned timeout_ms)
 /* start_session - a thread for the connection on FD; lock held. */
 static void start_session(struct smtp_server *srv, int fd)
 {
-	struct smtp_session *s = calloc(1, sizeof(*s));
+	struct smtp_session *s = xcalloc(1, sizeof(*s));
 	pthread_attr_t attr;
 	pthread_t tid;
 
-	if (!s)
-		abort();
 	s->server = srv;
 	s->fd = fd;
 	peer_of(fd, &s->peer);
 	set_send_timeout(fd, srv->cfg.command_timeout_ms);
 	if (pthread_attr_init(&attr) != 0 || pthread_attr_setstacksize(&attr, SESSION_STACK) != 0 ||
-	    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) != 0)
+	    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) != 0) {
+		log_msg(LOG_ERR, "smtp_server: cannot set up a session thread's attributes");
 		abort();
+	}
 	s->next = srv->sessions;
 	if (s->next)
 		s->next->prev = s;
@@ -396,19 +397,15 @@ struct smtp_server *smtp_server_start(const struct smtp_server_config *config,
 				      const struct smtp_handlers *handlers, void *arg,
 				      char *err, size_t errlen)
 {
-	struct smtp_server *s = calloc(1, sizeof(*s));
+	struct smtp_server *s = xcalloc(1, sizeof(*s));
 
-	if (!s)
-		abort();
 	s->listen_fd = s->wake[0] = s->wake[1] = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->ended, NULL);
 	s->cfg = *config;
 	apply_defaults(&s->cfg);
-	s->host = strdup(config->host ? config->host : "127.0.0.1");
-	s->hostname = strdup(config->hostname ? config->hostname : "localhost");
-	if (!s->host || !s->hostname)
-		abort();
+	s->host = xstrdup(config->host ? config->host : "127.0.0.1");
+	s->hostname = xstrdup(config->hostname ? config->hostname : "localhost");
 	s->cfg.host = s->host;
 	s->cfg.hostname = s->hostname;
 	s->handlers = *handlers;

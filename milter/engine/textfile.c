@@ -9,15 +9,14 @@
 #include <sys/stat.h>
 
 #include "textfile.h"
+#include "xalloc.h"
 
 /* read_open - the rest of F into a new NUL-terminated buffer of SIZE bytes; NULL with errno. */
 static char *read_open(FILE *f, size_t size)
 {
-	char *text = malloc(size + 1);
+	char *text = xmalloc(size + 1);
 	size_t n;
 
-	if (!text)
-		return NULL;
 	errno = 0;
 	n = fread(text, 1, size, f);
 	if (ferror(f)) {

@@ -123,7 +123,7 @@ static void test_every_error_is_reported_with_its_place(void **state)
 		"}\n",
 		"shim.json:7:3: lisen: unknown key \"lisen\"; expected one of: listen, hostname, "
 		"next_hop, limits, bare_newline, comment\n"
-		"shim.json:2:13: listen: invalid address \"localhost:25\": expected NUMERIC-HOST:PORT "
+		"shim.json:2:13: listen: invalid address \"localhost:25\" (the host is not a numeric address): expected NUMERIC-HOST:PORT "
 		"(\"127.0.0.1:2525\", \"[::1]:2525\")\n"
 		"shim.json:3:15: hostname: invalid host name \"bad host\": expected letters, digits, "
 		"dots and dashes\n"

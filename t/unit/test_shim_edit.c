@@ -170,18 +170,67 @@ static void test_large_body_is_copied_whole(void **state)
 	free(msg);
 }
 
-static void test_write_failure_is_reported(void **state)
+/* assert_copy_fails - copying MSG to a descriptor opened with FLAGS fails; ERR says WANT. */
+static void assert_copy_fails(const char *msg, int flags, const char *want)
 {
-	FILE *in = fmemopen((void *)MSG, strlen(MSG), "r");
+	FILE *in = fmemopen((void *)msg, strlen(msg), "r");
 	struct shim_edit_request req = { 0 };
 	char err[256] = "";
-	int fd = open("/dev/null", O_RDONLY);
+	int fd = open("/dev/null", flags);
 
-	(void)state;
 	assert_false(shim_edit_copy(in, fd, &req, err, sizeof(err)));
-	assert_non_null(strstr(err, "cannot write the delivery"));
+	if (!strstr(err, want))
+		fail_msg("\"%s\" does not say \"%s\"", err, want);
 	fclose(in);
 	close(fd);
+}
+
+static void test_write_failure_is_reported(void **state)
+{
+	(void)state;
+	assert_copy_fails(MSG, O_RDONLY, "cannot write the delivery");
+}
+
+static void test_a_line_that_is_no_header_line_starts_the_body(void **state)
+{
+	struct header_edit e[] = { { EDIT_ADD, "X-Tag", "t", 0 }, { EDIT_REMOVE, "Bad Name", NULL, 0 } };
+
+	(void)state;
+	assert_edited("Subject: a\r\nBad Name: b\r\nX-Late: c\r\n", e, 2,
+		      "Subject: a\r\nX-Tag: t\r\nBad Name: b\r\nX-Late: c\r\n");
+}
+
+static void test_a_fold_before_any_field_starts_the_body(void **state)
+{
+	struct header_edit e[] = { { EDIT_ADD, "X-Tag", "t", 0 } };
+
+	(void)state;
+	assert_edited(" folded\r\nSubject: a\r\n", e, 1, "X-Tag: t\r\n folded\r\nSubject: a\r\n");
+}
+
+static void test_names_are_measured_as_msg_text_does(void **state)
+{
+	struct header_edit e[] = { { EDIT_REMOVE, "X-Spam", NULL, 0 } };
+
+	(void)state;
+	assert_edited("X-Spam : obsolete space\r\nX-Spam-Score: 5\r\n\r\nb\r\n", e, 1,
+		      "X-Spam-Score: 5\r\n\r\nb\r\n");
+}
+
+static void test_header_block_past_the_engine_limit_is_refused(void **state)
+{
+	size_t lines = MSG_BLOCK_MAX_BYTES / 1000 + 2;
+	char *msg = malloc(lines * 1000 + 16), *p = msg;
+
+	(void)state;
+	for (size_t i = 0; i < lines; i++, p += 1000) {
+		memset(p, 'v', 1000);
+		memcpy(p, "X-Filler: ", 10);
+		memcpy(p + 998, "\r\n", 2);
+	}
+	strcpy(p, "\r\nbody\r\n");
+	assert_copy_fails(msg, O_WRONLY, "header block larger than");
+	free(msg);
 }
 
 int main(void)
@@ -200,6 +249,10 @@ int main(void)
 		cmocka_unit_test(test_prefix_comes_first_and_lf_only_converts_every_line_end),
 		cmocka_unit_test(test_large_body_is_copied_whole),
 		cmocka_unit_test(test_write_failure_is_reported),
+		cmocka_unit_test(test_a_line_that_is_no_header_line_starts_the_body),
+		cmocka_unit_test(test_a_fold_before_any_field_starts_the_body),
+		cmocka_unit_test(test_names_are_measured_as_msg_text_does),
+		cmocka_unit_test(test_header_block_past_the_engine_limit_is_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
