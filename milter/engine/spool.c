@@ -44,8 +44,8 @@ static void fail(struct spool *s, const char *what, const char *path)
 	int e = errno ? errno : EIO;
 
 	if (!s->failed)
-		snprintf(s->error, sizeof(s->error), "cannot %s spool file %s: %s", what, path,
-			 strerror(e));
+		snprintf(s->error, sizeof(s->error), "cannot %s spool file %s%s: %s", what,
+			 path == s->dir ? "in " : "", path, strerror(e));
 	s->failed = true;
 }
 
@@ -58,7 +58,7 @@ static bool to_file(struct spool *s)
 	if (asprintf(&path, "%s/%s.XXXXXX", s->dir, s->prefix) < 0)
 		abort();
 	if ((fd = mkostemp(path, O_CLOEXEC)) < 0 || !(s->file = fdopen(fd, "w"))) {
-		fail(s, "create", fd >= 0 ? path : s->dir);
+		fail(s, "create a", fd >= 0 ? path : s->dir);
 		if (fd >= 0) {
 			close(fd);
 			unlink(path);

@@ -69,7 +69,7 @@ uint64_t spool_size(const struct spool *s);
 /* spool_ok - no failure so far. */
 bool spool_ok(const struct spool *s);
 
-/* spool_error - the first failure ("cannot create spool file DIR/md.XXXXXX: ..."), or "". */
+/* spool_error - the first failure ("cannot create a spool file in DIR: ..."), or "". */
 const char *spool_error(const struct spool *s);
 
 /*

@@ -116,7 +116,7 @@ static void test_an_unwritable_folder_is_reported(void **state)
 	assert_true(spool_write(s, "abc", 3));          /* in memory still */
 	assert_false(spool_write(s, "defg", 4));
 	assert_false(spool_ok(s));
-	assert_non_null(strstr(spool_error(s), "cannot create spool file /nonexistent/spool"));
+	assert_non_null(strstr(spool_error(s), "cannot create a spool file in /nonexistent/spool"));
 	assert_null(spool_path(s));
 	assert_null(spool_open(s));
 	assert_false(spool_finish(s));
