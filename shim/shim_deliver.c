@@ -2,21 +2,22 @@
  * shim_deliver.c - the next hop: relay over SMTP (delegate_client, no
  * correlation id, every recipient asked) or write into a Maildir (tmp/,
  * fsync, rename to new/), and say what the next hop's answer means for the
- * message: sent, deferred, partly refused or refused for good.
+ * message: sent, deferred, partly refused or refused for good. Files are
+ * written through spool.h: the relayed copy is a spool, a Maildir file is
+ * published (the edits streamed straight into it).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 #include "delegate_client.h"
 #include "shim_deliver.h"
 #include "shim_edit.h"
+#include "spool.h"
 
 #define SMTP_IDLE_CONNECTIONS 8
 
@@ -30,26 +31,17 @@ struct shim_nexthop {
 	atomic_uint counter;                    /* unique Maildir names */
 };
 
-/* make_dir - mkdir PATH 0700 unless it exists. */
-static bool make_dir(const char *path, char *err, size_t errlen)
-{
-	if (mkdir(path, 0700) == 0 || errno == EEXIST)
-		return true;
-	snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
-	return false;
-}
-
 /* maildir_prepare - DIR and its tmp/, new/, cur/. */
 static bool maildir_prepare(const char *dir, char *err, size_t errlen)
 {
 	static const char *const subdirs[] = { "tmp", "new", "cur" };
 	char path[1100];
 
-	if (!make_dir(dir, err, errlen))
+	if (!spool_make_dir(dir, err, errlen))
 		return false;
 	for (size_t i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, subdirs[i]);
-		if (!make_dir(path, err, errlen))
+		if (!spool_make_dir(path, err, errlen))
 			return false;
 	}
 	return true;
@@ -100,31 +92,29 @@ const char *shim_nexthop_describe(const struct shim_nexthop *nh)
 	return nh->description;
 }
 
-/* write_edited - D's message, edited, into OUT_FD; false with DETAIL set. */
-static bool write_edited(const struct shim_delivery *d, const char *prefix, int out_fd,
-			 bool lf_only, char *detail, size_t len)
+/* write_fd - shim_edit output into the descriptor *ARG. */
+static bool write_fd(void *arg, const void *data, size_t len)
+{
+	return spool_write_fd(*(int *)arg, data, len);
+}
+
+/* write_spool - shim_edit output into the spool ARG. */
+static bool write_spool(void *arg, const void *data, size_t len)
+{
+	return spool_write(arg, data, len);
+}
+
+/* write_edited - D's message, edited, through WRITE; false with DETAIL set. */
+static bool write_edited(const struct shim_delivery *d, const char *prefix,
+			 bool (*write)(void *, const void *, size_t), void *arg, bool lf_only,
+			 char *detail, size_t len)
 {
 	struct shim_edit_request req = {
 		.prefix = prefix, .edits = d->edits, .count = d->edit_count, .lf_only = lf_only,
+		.write = write, .write_arg = arg,
 	};
-	FILE *in = fopen(d->path, "re");
-	bool ok;
 
-	if (!in) {
-		snprintf(detail, len, "cannot open %s: %s", d->path, strerror(errno));
-		return false;
-	}
-	ok = shim_edit_copy(in, out_fd, &req, detail, len);
-	fclose(in);
-	return ok;
-}
-
-/* sync_close - fsync (when SYNC) and close FD; false on any error. */
-static bool sync_close(int fd, bool sync)
-{
-	bool ok = !sync || fsync(fd) == 0;
-
-	return close(fd) == 0 && ok;
+	return shim_edit_copy(d->message, &req, detail, len);
 }
 
 /* printable - copy SRC into DST (LEN) with anything but printable ASCII made '?'. */
@@ -228,29 +218,26 @@ static void relay(struct shim_nexthop *nh, const struct shim_delivery *d, const 
 			 res.reply[0] ? ": " : "", res.reply);
 }
 
-/* deliver_smtp - relay D to the next MTA through a temporary edited copy. */
+/*
+ * deliver_smtp - relay D to the next MTA. The edited message is written to
+ * a file first: the SMTP client sends files (and may send one twice, when
+ * a reused connection died).
+ */
 static void deliver_smtp(struct shim_nexthop *nh, const struct shim_delivery *d,
 			 struct delivery_result *out)
 {
-	char *detail = out->detail, *path;
-	size_t len = sizeof(out->detail);
-	int fd;
-	bool ok;
+	struct spool *edited = spool_new(d->spool_dir, "shim-out", 0);
+	const char *path = NULL;
 
-	if (asprintf(&path, "%s/shim-out.XXXXXX", d->spool_dir) < 0)
-		abort();
-	if ((fd = mkstemp(path)) < 0) {
-		snprintf(detail, len, "cannot create %s: %s", path, strerror(errno));
-		free(path);
-		return;
-	}
-	ok = write_edited(d, d->prefix, fd, false, detail, len);
-	if (!sync_close(fd, false) && ok)
-		snprintf(detail, len, "cannot write %s: %s", path, strerror(errno)), ok = false;
-	if (ok)
+	if (spool_ok(edited) && write_edited(d, d->prefix, write_spool, edited, false, out->detail,
+					     sizeof(out->detail)) &&
+	    spool_finish(edited))
+		path = spool_path(edited);
+	if (!spool_ok(edited))
+		snprintf(out->detail, sizeof(out->detail), "%s", spool_error(edited));
+	if (path)
 		relay(nh, d, path, out);
-	unlink(path);
-	free(path);
+	spool_free(edited);
 }
 
 /* maildir_name - a unique file name: TIME.MusecPpidQn_QUEUEID.HOST. */
@@ -267,52 +254,39 @@ static void maildir_name(struct shim_nexthop *nh, const char *qid, char *buf, si
 			*p = '_';
 }
 
-/* sync_dir - fsync a directory so a rename in it is durable. */
-static bool sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+/* What a Maildir file is written from. */
+struct maildir_fill {
+	const struct shim_delivery *d;
+	char *prefix;                   /* Return-Path: and D's prefix */
+};
 
-	return fd >= 0 && sync_close(fd, true);
+/* fill_maildir - spool_fill_fn: the edited message, LF line ends. */
+static bool fill_maildir(int fd, void *arg, char *err, size_t errlen)
+{
+	const struct maildir_fill *f = arg;
+
+	return write_edited(f->d, f->prefix, write_fd, &fd, true, err, errlen);
 }
 
-/* deliver_maildir - D into NH's Maildir: tmp/, fsync, rename into new/. */
+/* deliver_maildir - D into NH's Maildir: tmp/, fsync, rename into new/, fsync new/. */
 static bool deliver_maildir(struct shim_nexthop *nh, const struct shim_delivery *d,
 			    char *detail, size_t len)
 {
-	char name[512], tmp[1700], final[1700], newdir[1100];
-	char *prefix;
-	int fd;
+	char name[512], tmpdir[1100], newdir[1100];
+	struct maildir_fill fill = { .d = d };
 	bool ok;
 
 	maildir_name(nh, d->queue_id, name, sizeof(name));
-	snprintf(tmp, sizeof(tmp), "%s/tmp/%s", nh->maildir, name);
-	snprintf(final, sizeof(final), "%s/new/%s", nh->maildir, name);
+	snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", nh->maildir);
 	snprintf(newdir, sizeof(newdir), "%s/new", nh->maildir);
-	if (asprintf(&prefix, "Return-Path: <%s>\r\n%s", d->sender, d->prefix ? d->prefix : "") < 0)
+	if (asprintf(&fill.prefix, "Return-Path: <%s>\r\n%s", d->sender,
+		     d->prefix ? d->prefix : "") < 0)
 		abort();
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(detail, len, "cannot create %s: %s", tmp, strerror(errno));
-		free(prefix);
-		return false;
-	}
-	ok = write_edited(d, prefix, fd, true, detail, len);
-	free(prefix);
-	if (!sync_close(fd, true) && ok)
-		snprintf(detail, len, "cannot write %s: %s", tmp, strerror(errno)), ok = false;
-	if (ok && rename(tmp, final) != 0)
-		snprintf(detail, len, "cannot rename into %s: %s", final, strerror(errno)), ok = false;
-	if (!ok) {
-		unlink(tmp);
-		return false;
-	}
-	if (!sync_dir(newdir)) {
-		snprintf(detail, len, "cannot sync %s: %s", newdir, strerror(errno));
-		unlink(final);          /* not durable: the client keeps its copy */
-		return false;
-	}
-	snprintf(detail, len, "new/%s", name);
-	return true;
+	ok = spool_publish(newdir, name, tmpdir, fill_maildir, &fill, detail, len);
+	free(fill.prefix);
+	if (ok)
+		snprintf(detail, len, "new/%s", name);
+	return ok;
 }
 
 /* shim_nexthop_deliver - D to the next hop; anything not said otherwise is deferred. */
@@ -323,6 +297,9 @@ enum delivery_status shim_nexthop_deliver(struct shim_nexthop *nh, const struct 
 	out->status = DELIVERY_DEFERRED;
 	if (d->rcpt_count == 0)
 		snprintf(out->detail, sizeof(out->detail), "no recipients");
+	else if (!d->message || fseeko(d->message, 0, SEEK_SET) != 0)
+		snprintf(out->detail, sizeof(out->detail), "cannot read the message: %s",
+			 strerror(errno ? errno : EIO));
 	else if (nh->kind == NEXTHOP_SMTP)
 		deliver_smtp(nh, d, out);
 	else if (deliver_maildir(nh, d, out->detail, sizeof(out->detail)))

@@ -16,9 +16,10 @@
  * lost for the others. Everything else is DELIVERY_DEFERRED: a 4xx
  * anywhere, a 5xx greeting or EHLO (a refusal of the shim, not of the
  * message), no connection, a connection lost before the final reply, a
- * timeout, any Maildir or local error. The message is copied through shim_edit, so
- * the policy's header edits and the shim's own PREFIX lines (Received:) are
- * part of what is delivered.
+ * timeout, any Maildir or local error. The message is copied through
+ * shim_edit, so the policy's header edits and the shim's own PREFIX lines
+ * (Received:) are part of what is delivered: straight into the Maildir file,
+ * or into a spool file that the SMTP client then sends (it sends files).
  *
  * Ownership: the next hop owns its SMTP client and copies the configuration
  * it needs. A delivery borrows everything in its request for the call.
@@ -30,6 +31,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "shim_config.h"
 #include "smtp_server.h"
@@ -39,7 +41,7 @@ struct shim_nexthop;
 
 /* What to deliver; every pointer is borrowed for the call. */
 struct shim_delivery {
-	const char *path;                       /* the message as received (CRLF) */
+	FILE *message;                          /* headers, body (CRLF); read from its start */
 	const char *sender;                     /* "" is the null sender */
 	const char *const *rcpts;
 	size_t rcpt_count;

@@ -1,5 +1,5 @@
 /*
- * shim_edit.c - apply header edits to a spooled message while copying it.
+ * shim_edit.c - apply header edits to a message while copying it.
  *
  * Three parts: a buffered writer (with the optional CRLF-to-LF
  * conversion), the header block as a list of raw fields, and the edits
@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "msg_text.h"
 #include "shim_edit.h"
@@ -22,7 +21,8 @@
 #define WRITE_BUF 65536
 
 struct writer {
-	int fd;
+	bool (*write)(void *arg, const void *data, size_t len);
+	void *write_arg;
 	bool lf_only;
 	bool cr_pending;                /* LF_ONLY: a CR not yet known to precede LF */
 	bool failed;
@@ -48,18 +48,8 @@ struct block {
 /* writer_flush - write out the buffer. */
 static void writer_flush(struct writer *w)
 {
-	size_t off = 0;
-
-	while (!w->failed && off < w->len) {
-		ssize_t n = write(w->fd, w->buf + off, w->len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			w->failed = true;
-		else
-			off += (size_t)n;
-	}
+	if (!w->failed && w->len > 0 && !w->write(w->write_arg, w->buf, w->len))
+		w->failed = true;
 	w->len = 0;
 }
 
@@ -299,9 +289,8 @@ static bool copy_rest(FILE *in, struct writer *w)
 	return !ferror(in);
 }
 
-/* shim_edit_copy - IN to OUT_FD with REQ's prefix and edits. */
-bool shim_edit_copy(FILE *in, int out_fd, const struct shim_edit_request *req,
-		    char *err, size_t errlen)
+/* shim_edit_copy - IN to REQ's output with its prefix and edits. */
+bool shim_edit_copy(FILE *in, const struct shim_edit_request *req, char *err, size_t errlen)
 {
 	struct writer *w = calloc(1, sizeof(*w));
 	struct block b = { 0 };
@@ -309,7 +298,8 @@ bool shim_edit_copy(FILE *in, int out_fd, const struct shim_edit_request *req,
 
 	if (!w)
 		abort();
-	w->fd = out_fd;
+	w->write = req->write;
+	w->write_arg = req->write_arg;
 	w->lf_only = req->lf_only;
 	ok = block_read(in, &b, err, errlen);
 	for (size_t i = 0; ok && i < req->count; i++)

@@ -1,8 +1,8 @@
 /*
- * shim_edit.h - copy a spooled message into its delivery with the policy's
- * header edits applied, streaming the body.
+ * shim_edit.h - copy a message into its delivery with the policy's header
+ * edits applied, streaming the body.
  *
- * The input is a message file as the engine spools it: header fields (with
+ * The input is a message as the engine keeps it: header fields (with
  * their continuation lines), an empty line, the body, CRLF line ends. The
  * header block is read into memory (at most SHIM_EDIT_MAX_HEADER bytes, the
  * engine's MSG_BLOCK_MAX_BYTES) and the edits are applied to it in order, as
@@ -17,9 +17,10 @@
  * never start a new field. PREFIX (complete CRLF lines, e.g. Received:) goes
  * first; the body is then copied unchanged in chunks.
  *
- * Output goes to a file descriptor; with LF_ONLY every CRLF becomes LF (a
- * Maildir file). Nothing is allocated beyond the call; the caller keeps its
- * descriptors and edits. Thread-safe.
+ * Output goes through the request's write function in chunks of up to
+ * 64 KB (a file being published, a spool); with LF_ONLY every CRLF becomes
+ * LF (a Maildir file). Nothing is allocated beyond the call; the caller
+ * keeps its stream, output and edits. Thread-safe.
  */
 #ifndef MD_SHIM_EDIT_H
 #define MD_SHIM_EDIT_H
@@ -38,14 +39,16 @@ struct shim_edit_request {
 	const struct header_edit *const *edits; /* COUNT pointers, applied in order */
 	size_t count;
 	bool lf_only;                           /* CRLF to LF on output */
+	/* The output: take all LEN bytes of DATA, or return false (errno set). */
+	bool (*write)(void *arg, const void *data, size_t len);
+	void *write_arg;
 };
 
 /*
- * shim_edit_copy - IN (from its current position) to OUT_FD as REQ says.
- * False, with the reason in ERR, when reading or writing failed or the
- * header block is too large.
+ * shim_edit_copy - IN (from its current position) to REQ's output as REQ
+ * says. False, with the reason in ERR, when reading or writing failed or
+ * the header block is too large.
  */
-bool shim_edit_copy(FILE *in, int out_fd, const struct shim_edit_request *req,
-		    char *err, size_t errlen);
+bool shim_edit_copy(FILE *in, const struct shim_edit_request *req, char *err, size_t errlen);
 
 #endif

@@ -1,13 +1,10 @@
 /*
  * shim_message.c - split DATA text into header fields and body for the
- * engine, and write it to the shim's own spool file.
+ * engine, which keeps the one copy of the message.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "log.h"
 #include "msg_text.h"
 #include "shim_message.h"
 
@@ -31,72 +28,35 @@ static void buf_append(char **buf, size_t *len, size_t *cap, const char *data, s
 	(*buf)[*len] = '\0';
 }
 
-/* spool_write - N bytes into the spool while it is kept. */
-static void spool_write(struct shim_message *m, const char *data, size_t n)
+/* shim_message_begin - a new message for T. */
+void shim_message_begin(struct shim_message *m, struct txn *t)
 {
-	if (m->keep && !m->failed && n > 0 && fwrite(data, 1, n, m->spool) != n) {
-		log_msg(LOG_ERR, "cannot write spool file %s: %s", m->path, strerror(errno));
-		m->failed = true;
-	}
+	*m = (struct shim_message){ .t = t, .in_headers = true };
 }
 
-/* shim_message_begin - create the spool file. */
-bool shim_message_begin(struct shim_message *m, struct txn *t, const char *spool_dir,
-			char *err, size_t errlen)
-{
-	int fd;
-
-	*m = (struct shim_message){ .t = t, .in_headers = true, .keep = true };
-	if (asprintf(&m->path, "%s/shim.XXXXXX", spool_dir) < 0)
-		abort();
-	fd = mkstemp(m->path);
-	if (fd < 0 || !(m->spool = fdopen(fd, "w"))) {
-		snprintf(err, errlen, "cannot create spool file %s: %s", m->path, strerror(errno));
-		if (fd >= 0) {
-			close(fd);
-			unlink(m->path);
-		}
-		free(m->path);
-		m->path = NULL;
-		return false;
-	}
-	return true;
-}
-
-/* flush_field - hand the pending field to the engine. */
+/* flush_field - hand the pending field, as received, to the engine. */
 static void flush_field(struct shim_message *m)
 {
-	size_t name_len = 0, value_at = 0;
-
 	if (!m->field_len)
 		return;
-	msg_classify(m->field, m->field_len, &name_len, &value_at);     /* a field: checked */
-	m->field[name_len] = '\0';
-	txn_header(m->t, m->field, m->field + value_at);
+	txn_header_field(m->t, m->field);       /* a field: checked by header_line */
 	m->field_len = 0;
 }
 
-/* end_headers - the header block is over: eoh stage, separator in the spool. */
+/* end_headers - the header block is over: the eoh stage. */
 static void end_headers(struct shim_message *m)
 {
 	flush_field(m);
 	m->in_headers = false;
-	spool_write(m, "\r\n", 2);
 	m->eoh = txn_eoh(m->t);
-	if (m->eoh.kind == VERDICT_REJECT || m->eoh.kind == VERDICT_TEMPFAIL ||
-	    m->eoh.kind == VERDICT_DISCARD)
-		m->keep = false;        /* never delivered: no need to keep the text */
 }
 
 /* body_text - body text (a line or a piece); CRLF after it unless MORE. */
 static void body_text(struct shim_message *m, const char *text, size_t len, bool more)
 {
 	txn_body(m->t, text, len);
-	spool_write(m, text, len);
-	if (!more) {
+	if (!more)
 		txn_body(m->t, "\r\n", 2);
-		spool_write(m, "\r\n", 2);
-	}
 }
 
 /* field_add - append N bytes of DATA to the pending field, up to FIELD_KEEP_MAX. */
@@ -131,20 +91,18 @@ static void header_line(struct shim_message *m, const char *line, size_t len)
 		field_add(m, line, len);
 		break;
 	}
-	spool_write(m, line, len);
-	spool_write(m, "\r\n", 2);
 }
 
 /* shim_message_line - one line or piece of text. */
-bool shim_message_line(struct shim_message *m, const char *text, size_t len, bool more)
+void shim_message_line(struct shim_message *m, const char *text, size_t len, bool more)
 {
 	if (!m->in_headers) {
 		body_text(m, text, len, more);
-		return !m->failed;
+		return;
 	}
 	if (!more && !m->line_len) {
 		header_line(m, text, len);
-		return !m->failed;
+		return;
 	}
 	if (m->line_len + len > FIELD_KEEP_MAX)      /* the message will be refused */
 		len = m->line_len < FIELD_KEEP_MAX ? FIELD_KEEP_MAX - m->line_len : 0;
@@ -153,11 +111,10 @@ bool shim_message_line(struct shim_message *m, const char *text, size_t len, boo
 		header_line(m, m->line, m->line_len);
 		m->line_len = 0;
 	}
-	return !m->failed;
 }
 
-/* shim_message_end - finish the headers if the text had no body; close the spool. */
-bool shim_message_end(struct shim_message *m)
+/* shim_message_end - finish the headers if the text had no body. */
+void shim_message_end(struct shim_message *m)
 {
 	if (m->in_headers) {
 		if (m->line_len)
@@ -166,28 +123,11 @@ bool shim_message_end(struct shim_message *m)
 		if (m->in_headers)
 			end_headers(m);
 	}
-	if (m->spool) {
-		if (fclose(m->spool) != 0 && m->keep)
-			m->failed = true;
-		m->spool = NULL;
-	}
-	return !m->failed;
 }
 
-/* shim_message_path - the spool file, or NULL. */
-const char *shim_message_path(const struct shim_message *m)
-{
-	return m->path;
-}
-
-/* shim_message_discard - remove the spool file and free the buffers. */
+/* shim_message_discard - free the buffers. */
 void shim_message_discard(struct shim_message *m)
 {
-	if (m->spool)
-		fclose(m->spool);
-	if (m->path && unlink(m->path) != 0 && errno != ENOENT)
-		log_msg(LOG_WARNING, "cannot remove %s: %s", m->path, strerror(errno));
-	free(m->path);
 	free(m->field);
 	free(m->line);
 	*m = (struct shim_message){ 0 };

@@ -98,7 +98,7 @@ static void log_message(const struct session *s, struct verdict v, const char *o
 	txn_log_message(s->t, v, outcome);
 }
 
-/* end_message - forget the current message (spool files included). */
+/* end_message - forget the current message (the engine's copy included). */
 static void end_message(struct session *s)
 {
 	shim_message_discard(&s->msg);
@@ -148,6 +148,7 @@ static void *on_open(void *arg, const struct smtp_peer *peer, struct smtp_reply 
 	s->peer = *peer;
 	client_name(s, p);
 	s->t = txn_new(p, &rt->env);
+	txn_keep_messages(s->t);        /* the shim delivers: the engine keeps the one copy */
 	policy_unref(p);
 	atomic_fetch_add(&rt->sessions, 1);
 	v = txn_connect(s->t, *s->client_name ? s->client_name : NULL, peer->addr);
@@ -224,41 +225,38 @@ static void on_rcpt(void *ctx, const char *recipient, struct smtp_reply *r)
 			s->peer.addr, recipient, txn_trail(s->t), verdict_name(v.kind), r->code);
 }
 
-/* on_data_start - DATA: needs a recipient and a spool file. */
+/* on_data_start - DATA: needs a recipient. */
 static void on_data_start(void *ctx, struct smtp_reply *r)
 {
 	struct session *s = ctx;
-	char err[512];
 
 	if (txn_rcpt_count(s->t) == 0) {
 		smtp_reply_set(r, 554, "5.5.1 No valid recipients");
 		return;
 	}
-	if (!shim_message_begin(&s->msg, s->t, txn_policy(s->t)->settings.spool_dir, err,
-				sizeof(err))) {
-		log_msg(LOG_ERR, "%s: %s", log_id(s), err);
-		smtp_reply_set(r, 451, "4.3.0 Local error, try again later");
-	}
+	shim_message_begin(&s->msg, s->t);
 }
 
-/* on_data_line - message text. */
+/* on_data_line - message text (the engine keeps it; a failure is its verdict at eom). */
 static bool on_data_line(void *ctx, const char *text, size_t len, bool more)
 {
 	struct session *s = ctx;
 
-	return shim_message_line(&s->msg, text, len, more);
+	shim_message_line(&s->msg, text, len, more);
+	return true;
 }
 
 /*
- * delivered_path - the message to deliver: what the client sent (the shim's
- * spool), or a delegate's copy when its delegation says "deliver": "copy".
- * The header edits apply to either (shim_edit reads the file's own header).
+ * open_delivered - the message to deliver, read from its start: what the
+ * client sent (kept by the engine), or a delegate's copy when its
+ * delegation says "deliver": "copy". The header edits apply to either
+ * (shim_edit reads the message's own header). NULL if it cannot be read.
  */
-static const char *delivered_path(const struct session *s)
+static FILE *open_delivered(struct session *s)
 {
 	struct txn_delivery d = txn_delivery(s->t);
 
-	return d.source == DELIVER_COPY ? d.path : shim_message_path(&s->msg);
+	return d.source == DELIVER_COPY ? fopen(d.path, "re") : txn_original_open(s->t);
 }
 
 /* deliver - an accepted message to the next hop; the reply says how it went. */
@@ -269,7 +267,7 @@ static void deliver(struct session *s, struct verdict v, struct smtp_reply *r)
 	const char **rcpt = calloc(rcpts ? rcpts : 1, sizeof(*rcpt));
 	char *received = received_field(s), outcome[3400];
 	struct shim_delivery d = {
-		.path = delivered_path(s), .sender = txn_sender(s->t), .rcpts = rcpt,
+		.message = open_delivered(s), .sender = txn_sender(s->t), .rcpts = rcpt,
 		.rcpt_count = rcpts, .prefix = received, .edits = edits, .edit_count = n,
 		.spool_dir = txn_policy(s->t)->settings.spool_dir, .queue_id = s->qid,
 	};
@@ -286,6 +284,8 @@ static void deliver(struct session *s, struct verdict v, struct smtp_reply *r)
 	snprintf(outcome, sizeof(outcome), "nexthop=\"%s\" status=%s detail=\"%s\"",
 		 shim_nexthop_describe(s->rt->nexthop), delivery_status_name(res.status), res.detail);
 	log_message(s, v, outcome);
+	if (d.message)
+		fclose(d.message);
 	free(received);
 	free(edits);
 	free(rcpt);
@@ -319,16 +319,14 @@ static void on_data_end(void *ctx, bool oversize, struct smtp_reply *r)
 	struct session *s = ctx;
 	struct verdict v;
 
-	if (oversize || !shim_message_end(&s->msg)) {
-		if (oversize)
-			smtp_reply_set(r, 552, "5.3.4 Message size exceeds fixed limit");
-		else
-			smtp_reply_set(r, 451, "4.3.0 Local error, try again later");
-		log_msg(LOG_INFO, "%s: client=%s from=<%s> verdict=%s", log_id(s), s->peer.addr,
-			txn_sender(s->t), oversize ? "reject reply=552 (too large)" : "tempfail (spool)");
+	if (oversize) {
+		smtp_reply_set(r, 552, "5.3.4 Message size exceeds fixed limit");
+		log_msg(LOG_INFO, "%s: client=%s from=<%s> verdict=reject reply=552 (too large)",
+			log_id(s), s->peer.addr, txn_sender(s->t));
 		end_message(s);
 		return;
 	}
+	shim_message_end(&s->msg);
 	v = txn_eom(s->t);
 	if (v.kind == VERDICT_CONTINUE)
 		v.kind = VERDICT_ACCEPT;

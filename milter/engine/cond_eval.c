@@ -31,12 +31,12 @@ static bool client_in(const struct cond *c, const struct txn *t)
 }
 
 /* recipient_matches - at rcpt: this recipient; later: any accepted one. */
-static bool recipient_matches(const struct cond *c, const struct txn *t, enum stage stage)
+static bool recipient_matches(const struct cond *c, const struct txn_msg *m, enum stage stage)
 {
 	if (stage == STAGE_RCPT)
-		return any_matches(&c->u.match, t->current_rcpt);
-	for (size_t i = 0; i < t->rcpt_count; i++)
-		if (any_matches(&c->u.match, t->rcpts[i]))
+		return any_matches(&c->u.match, m->current_rcpt);
+	for (size_t i = 0; i < m->rcpt_count; i++)
+		if (any_matches(&c->u.match, m->rcpts[i]))
 			return true;
 	return false;
 }
@@ -65,6 +65,8 @@ static bool macro_matches(const struct cond *c, const struct txn *t)
 /* cond_eval - does C hold for T at STAGE? */
 bool cond_eval(const struct cond *c, const struct txn *t, enum stage stage)
 {
+	const struct txn_msg *m = txn_msg_view(t);       /* empty before MAIL */
+
 	switch (c->kind) {
 	case COND_ALL:
 		for (size_t i = 0; i < c->u.list.count; i++)
@@ -85,20 +87,20 @@ bool cond_eval(const struct cond *c, const struct txn *t, enum stage stage)
 	case COND_HELO:
 		return any_matches(&c->u.match, t->helo);
 	case COND_SENDER:
-		return any_matches(&c->u.match, t->sender);
+		return any_matches(&c->u.match, m->sender);
 	case COND_RECIPIENT:
-		return recipient_matches(c, t, stage);
+		return recipient_matches(c, m, stage);
 	case COND_AUTH:
-		return (t->auth_user != NULL) == c->u.present;
+		return (m->auth_user != NULL) == c->u.present;
 	case COND_AUTH_USER:
-		return any_matches(&c->u.match, t->auth_user);
+		return any_matches(&c->u.match, m->auth_user);
 	case COND_HEADER:
 		/* In follow-up rules only the delegate's own fields are its word. */
-		return header_matches(c, t->followup_fields ? t->followup_fields : &t->headers);
+		return header_matches(c, m->followup_fields ? m->followup_fields : &m->headers);
 	case COND_ORIGINAL_HEADER:
-		return header_matches(c, &t->headers);
+		return header_matches(c, &m->headers);
 	case COND_SIZE_ABOVE:
-		return t->message_size > c->u.size;
+		return m->size > c->u.size;
 	case COND_MACRO:
 		return macro_matches(c, t);
 	}

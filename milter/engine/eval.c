@@ -61,12 +61,13 @@ static enum flow run_quarantine(struct txn *t, const struct action *a, const cha
 static enum flow run_followup(struct txn *t, const struct delegate_spec *d, struct headers *added,
 			      enum stage stage, struct verdict *out)
 {
-	const struct headers *outer = t->followup_fields;       /* a delegation inside follow-ups */
+	struct txn_msg *m = txn_msg(t);
+	const struct headers *outer = m->followup_fields;       /* a delegation inside follow-ups */
 	enum flow flow;
 
-	t->followup_fields = added;
+	m->followup_fields = added;
 	flow = run_rules(t, &d->followup, stage, out);
-	t->followup_fields = outer;
+	m->followup_fields = outer;
 	headers_free(added);
 	return flow;
 }
@@ -88,7 +89,7 @@ static enum flow run_delegate(struct txn *t, const struct delegate_spec *d, cons
 	snprintf(r.detail, sizeof(r.detail), "no delegation available in this program");
 	if (t->env.delegate)
 		t->env.delegate(t->env.service_arg, t, d, &r);
-	t->delegation_ms += r.elapsed_ms;
+	txn_msg(t)->delegation_ms += r.elapsed_ms;
 	if (r.status == DELEGATE_COPY && !txn_adopt_copy(t, d, r.copy_path, &added, err, sizeof(err))) {
 		r.status = DELEGATE_ERROR;
 		snprintf(r.detail, sizeof(r.detail), "unusable copy: %s", err);

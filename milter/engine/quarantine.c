@@ -1,29 +1,17 @@
 /*
- * quarantine.c - write quarantined messages and their metadata durably.
+ * quarantine.c - write quarantined messages and their metadata durably,
+ * each file published through spool_publish (spool.h).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "quarantine.h"
-
-#define COPY_CHUNK 65536
-
-/* make_dir - mkdir PATH 0700 unless it exists. */
-static bool make_dir(const char *path, char *err, size_t errlen)
-{
-	if (mkdir(path, 0700) == 0 || errno == EEXIST)
-		return true;
-	snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
-	return false;
-}
+#include "spool.h"
 
 /* make_id - "20261124T235959-QUEUEID-1a2b3c4d" into BUF. */
 static void make_id(const struct txn *t, char *buf, size_t len)
@@ -44,88 +32,20 @@ static void make_id(const struct txn *t, char *buf, size_t len)
 			*p = '_';
 }
 
-/* sync_close - fsync and close FD; false on any error. */
-static bool sync_close(int fd)
-{
-	bool ok = fsync(fd) == 0;
-
-	return close(fd) == 0 && ok;
-}
-
-/* write_all - the whole of BUF to FD. */
-static bool write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
-/* copy_fd - the rest of IN to OUT. */
-static bool copy_fd(int in, int out)
-{
-	char *buf = malloc(COPY_CHUNK);
-	ssize_t n;
-	bool ok = buf != NULL;
-
-	while (ok && (n = read(in, buf, COPY_CHUNK)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		ok = n > 0 && write_all(out, buf, (size_t)n);
-	}
-	free(buf);
-	return ok;
-}
-
-/*
- * publish - write DIR/NAME durably: FILL writes into a temporary file which
- * is fsync'ed and renamed into place.
- */
-static bool publish(const char *dir, const char *name, bool (*fill)(int fd, const void *arg),
-		    const void *arg, char *err, size_t errlen)
-{
-	char tmp[4400], final[4400];
-	int fd;
-
-	snprintf(tmp, sizeof(tmp), "%s/.tmp-%s", dir, name);
-	snprintf(final, sizeof(final), "%s/%s", dir, name);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-		return false;
-	}
-	if (!fill(fd, arg) || !sync_close(fd) || rename(tmp, final) != 0) {
-		snprintf(err, errlen, "cannot write %s: %s", final, strerror(errno ? errno : EIO));
-		unlink(tmp);
-		return false;
-	}
-	return true;
-}
-
 /* fill_message - copy the message file named by ARG. */
-static bool fill_message(int fd, const void *arg)
+static bool fill_message(int fd, void *arg, char *err, size_t errlen)
 {
-	int in = open(arg, O_RDONLY | O_CLOEXEC);
-	bool ok = in >= 0 && copy_fd(in, fd);
-
-	if (in >= 0)
-		close(in);
-	return ok;
+	(void)err, (void)errlen;
+	return spool_copy_file(arg, fd);
 }
 
 /* fill_json - dump the JSON object ARG. */
-static bool fill_json(int fd, const void *arg)
+static bool fill_json(int fd, void *arg, char *err, size_t errlen)
 {
 	char *text = json_dumps(arg, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	bool ok = text && write_all(fd, text, strlen(text)) && write_all(fd, "\n", 1);
+	bool ok = text && spool_write_fd(fd, text, strlen(text)) && spool_write_fd(fd, "\n", 1);
 
+	(void)err, (void)errlen;
 	free(text);
 	return ok;
 }
@@ -160,14 +80,6 @@ static json_t *metadata(const struct txn *t, const struct action *a, const char 
 	return m;
 }
 
-/* sync_dir - fsync a directory so renames in it are durable. */
-static bool sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	return fd >= 0 && sync_close(fd);
-}
-
 /* quarantine_store - the message and its metadata into the action's folder. */
 bool quarantine_store(void *arg, struct txn *t, const struct action *a, const char *rule,
 		      char *err, size_t errlen)
@@ -184,26 +96,21 @@ bool quarantine_store(void *arg, struct txn *t, const struct action *a, const ch
 		return false;
 	}
 	snprintf(dir, sizeof(dir), "%s/%s", root, a->u.quarantine.folder);
-	if (!make_dir(root, err, errlen) || !make_dir(dir, err, errlen))
+	if (!spool_make_dir(root, err, errlen) || !spool_make_dir(dir, err, errlen))
 		return false;
 	make_id(t, id, sizeof(id));
 	snprintf(name, sizeof(name), "%s.eml", id);
-	if (!publish(dir, name, fill_message, message, err, errlen))
+	if (!spool_publish(dir, name, NULL, fill_message, (void *)message, err, errlen))
 		return false;
 	meta = metadata(t, a, rule, id);
 	snprintf(name, sizeof(name), "%s.json", id);
-	ok = publish(dir, name, fill_json, meta, err, errlen);
+	ok = spool_publish(dir, name, NULL, fill_json, meta, err, errlen);
 	json_decref(meta);
 	if (!ok) {
 		char eml[sizeof(dir) + sizeof(id) + 8];
 
 		snprintf(eml, sizeof(eml), "%s/%s.eml", dir, id);
 		unlink(eml);
-		return false;
 	}
-	if (!sync_dir(dir)) {
-		snprintf(err, errlen, "cannot sync %s: %s", dir, strerror(errno));
-		return false;
-	}
-	return true;
+	return ok;
 }

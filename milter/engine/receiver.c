@@ -28,6 +28,7 @@
 #include "msg_text.h"
 #include "receiver.h"
 #include "smtp_server.h"
+#include "spool.h"
 
 #define RECEIVER_MAX_SIZE (1024ULL * 1024 * 1024)  /* beyond any sane copy */
 #define ID_VALUE_MAX 128                /* far longer than any id of ours */
@@ -51,9 +52,7 @@ struct copy_ids {
 struct receiver_session {
 	struct receiver *receiver;
 	struct smtp_peer peer;
-	FILE *spool;
-	char *path;
-	bool failed;                    /* writing the spool file failed */
+	struct spool *spool;            /* the copy being received, always a file */
 	bool line_start;                /* the next text starts a line */
 	bool skipping;                  /* inside an X-Delegate-Id field */
 	char field[ID_VALUE_MAX];       /* the id field's value so far */
@@ -65,13 +64,8 @@ struct receiver_session {
 /* discard_spool - close and remove the message being spooled. */
 static void discard_spool(struct receiver_session *rs)
 {
-	if (rs->spool)
-		fclose(rs->spool);
-	if (rs->path)
-		unlink(rs->path);
-	free(rs->path);
+	spool_free(rs->spool);
 	rs->spool = NULL;
-	rs->path = NULL;
 }
 
 /* session_open - a delegate connected. */
@@ -100,22 +94,16 @@ static void session_close(void *session)
 static void data_start(void *session, struct smtp_reply *r)
 {
 	struct receiver_session *rs = session;
-	int fd;
 
 	discard_spool(rs);
-	rs->failed = rs->skipping = false;
+	rs->skipping = false;
 	rs->line_start = true;
 	rs->ids = (struct copy_ids){ 0 };
-	if (asprintf(&rs->path, "%s/copy.XXXXXX", rs->receiver->spool_dir) < 0)
-		abort();
-	fd = mkostemp(rs->path, O_CLOEXEC);
-	if (fd < 0 || !(rs->spool = fdopen(fd, "w"))) {
-		log_msg(LOG_ERR, "receiver: cannot create a spool file in %s: %s",
-			rs->receiver->spool_dir, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		free(rs->path);
-		rs->path = NULL;
+	/* A copy goes to the correlation table as a file: no memory stage. */
+	rs->spool = spool_new(rs->receiver->spool_dir, "copy", 0);
+	if (!spool_ok(rs->spool)) {
+		log_msg(LOG_ERR, "receiver: %s", spool_error(rs->spool));
+		discard_spool(rs);
 		smtp_reply_set(r, 451, "4.3.0 Error: cannot spool the message");
 	}
 }
@@ -183,7 +171,7 @@ static bool data_line(void *session, const char *text, size_t len, bool more)
 	struct receiver_session *rs = session;
 	bool skip;
 
-	if (!rs->spool || rs->failed)
+	if (!rs->spool || !spool_ok(rs->spool))
 		return false;
 	if (rs->line_start)
 		skip = line_is_id(rs, text, len, more);
@@ -192,9 +180,8 @@ static bool data_line(void *session, const char *text, size_t len, bool more)
 	rs->line_start = !more;
 	if (skip)
 		return true;
-	if (fwrite(text, 1, len, rs->spool) != len || (!more && fputs("\r\n", rs->spool) == EOF)) {
-		log_msg(LOG_ERR, "receiver: cannot write %s: %s", rs->path, strerror(errno));
-		rs->failed = true;
+	if (!spool_write(rs->spool, text, len) || (!more && !spool_write(rs->spool, "\r\n", 2))) {
+		log_msg(LOG_ERR, "receiver: %s", spool_error(rs->spool));
 		return false;
 	}
 	return true;
@@ -203,14 +190,13 @@ static bool data_line(void *session, const char *text, size_t len, bool more)
 /* finish_spool - close the spool file; false (and logged) when it failed. */
 static bool finish_spool(struct receiver_session *rs)
 {
-	bool ok = !rs->failed && fflush(rs->spool) == 0 && !ferror(rs->spool);
+	bool logged = !spool_ok(rs->spool);     /* data_line said it */
 
-	if (fclose(rs->spool) != 0)
-		ok = false;
-	rs->spool = NULL;
-	if (!ok && !rs->failed)
-		log_msg(LOG_ERR, "receiver: cannot write %s: %s", rs->path, strerror(errno));
-	return ok;
+	if (spool_finish(rs->spool))
+		return true;
+	if (!logged)
+		log_msg(LOG_ERR, "receiver: %s", spool_error(rs->spool));
+	return false;
 }
 
 /* chosen_id - the id the copy is matched to: the live one, else a late one, else any. */
@@ -222,10 +208,14 @@ static const char *chosen_id(const struct copy_ids *ids)
 /* deliver - hand the spooled copy over; the reply says what became of it. */
 static void deliver(struct receiver_session *rs, struct smtp_reply *r)
 {
-	char *path = rs->path;
+	char *path = spool_release(rs->spool);
 	const char *id = chosen_id(&rs->ids);
 
-	rs->path = NULL;
+	rs->spool = NULL;
+	if (!path) {
+		smtp_reply_set(r, 451, "4.3.0 Error: cannot spool the message");
+		return;
+	}
 	switch (corr_deliver(rs->receiver->table, id, path)) {
 	case CORR_ACCEPTED:
 		log_msg(LOG_DEBUG, "receiver: copy for id=%s from %s handed over", id, rs->peer.addr);

@@ -7,6 +7,9 @@
  * txn_rcpt (each recipient), txn_header (each), txn_eoh, txn_body (chunks),
  * txn_eom, and txn_reset_message before the next message (or on abort).
  * A stage may be skipped (the MTA did not send it); its rules then never run.
+ * Inside, the connection and the message are two objects: txn_mail makes a
+ * new message (or the first message stage does, when MAIL was skipped) and
+ * the reset frees it whole (txn_int.h).
  *
  * Verdicts. VERDICT_CONTINUE means "no decision yet, go on". Once a verdict
  * decides the message (accept, reject, tempfail, discard, hold), later stages
@@ -16,14 +19,16 @@
  * message goes on.
  *
  * When the policy can send or keep the message (a delegation or a
- * quarantine: policy->needs_message_file) it is kept as it arrives
- * (headers, an empty line, the body, CRLF line ends): in memory up to 64 KB,
- * in a file in the policy's spool_dir beyond that or as soon as
+ * quarantine: policy->needs_message_file), or the front end delivers it
+ * itself (txn_keep_messages), it is kept as it arrives (headers, an empty
+ * line, the body, CRLF line ends) in one spool (spool.h): in memory up to
+ * 64 KB, in a file in the policy's spool_dir beyond that or as soon as
  * txn_message_path() asks for it, so memory stays bounded whatever its
  * size; otherwise only its size is counted and txn_message_path() is NULL.
- * If spooling fails the
- * stage returns the policy's fail-safe verdict (tempfail unless
- * configured), never an accept.
+ * That one copy serves the rules, the delegations, a quarantine and the
+ * front end's delivery (txn_original_open). If spooling fails the stage
+ * returns the policy's fail-safe verdict (tempfail unless configured),
+ * never an accept.
  *
  * Delegations and trust. A delegate returns a copy of the message. The
  * fields of the copy's header block that the message it was sent does not
@@ -58,6 +63,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "headers.h"
 #include "policy.h"
@@ -138,12 +144,28 @@ void txn_progress(struct txn *t);
 /* txn_set_queue_id - the MTA's queue id, used as the prefix of log lines. */
 void txn_set_queue_id(struct txn *t, const char *queue_id);
 
+/*
+ * txn_keep_messages - the front end delivers the messages of this
+ * connection itself (the shim): keep each one's text whatever the policy
+ * needs, unless refused or discarded by the headers stage, and read it with
+ * txn_original_open. A message that could not be kept gets the fail-safe
+ * verdict at eom instead of one that lets it through.
+ */
+void txn_keep_messages(struct txn *t);
+
 /* Stages. Strings are copied. */
 struct verdict txn_connect(struct txn *t, const char *client_name, const char *client_addr);
 struct verdict txn_helo(struct txn *t, const char *helo);
 struct verdict txn_mail(struct txn *t, const char *sender, const char *auth_user);
 struct verdict txn_rcpt(struct txn *t, const char *recipient);
 void txn_header(struct txn *t, const char *name, const char *value);
+/*
+ * txn_header_field - as txn_header, from FIELD: the field as received,
+ * "Name: value" with LF before each continuation line (a front end that
+ * reads the text itself: the shim). It must start a field (msg_classify);
+ * the kept text then has it byte for byte, with CRLF line ends.
+ */
+void txn_header_field(struct txn *t, const char *field);
 struct verdict txn_eoh(struct txn *t);
 void txn_body(struct txn *t, const void *data, size_t len);
 struct verdict txn_eom(struct txn *t);
@@ -175,6 +197,12 @@ const struct headers *txn_delegate_added(const struct txn *t);  /* added or chan
  * kept or could not be written.
  */
 const char *txn_message_path(struct txn *t);
+/*
+ * txn_original_open - a stream reading the message as received, from its
+ * start, wherever it is kept (memory or file), or NULL if it is not kept.
+ * The caller fcloses it before anything more is fed or the reset.
+ */
+FILE *txn_original_open(struct txn *t);
 uint64_t txn_message_size(const struct txn *t);
 size_t txn_edit_count(const struct txn *t);
 const struct header_edit *txn_edit(const struct txn *t, size_t i);
@@ -186,7 +214,8 @@ const char *txn_trail(const struct txn *t);             /* "rule=action ..." for
  * the message through (continue, accept). Results are borrowed, valid until
  * txn_reset_message.
  *  DELIVER_ORIGINAL  the message as the client sent it (the MTA has it, the
- *                    shim spooled it); PATH is NULL and HEADERS its fields.
+ *                    shim reads it with txn_original_open); PATH is NULL
+ *                    and HEADERS its fields.
  *  DELIVER_COPY      the file PATH replaces it: headers and body (milter:
  *                    remove the client's fields, txn_headers(), add HEADERS,
  *                    smfi_replacebody with the bytes from BODY_OFFSET on,

@@ -15,7 +15,6 @@
  * returns, which the next delegation is sent and a quarantine stores).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -71,21 +70,21 @@ static bool take_match(const struct headers *sent, bool *used, const struct head
 }
 
 /* delivered_fields - the fields of the delivered message, before imports. */
-static const struct headers *delivered_fields(const struct txn *t)
+static const struct headers *delivered_fields(const struct txn_msg *m)
 {
-	return t->copy_path ? &t->copy_headers : &t->headers;
+	return m->copy_path ? &m->copy_headers : &m->headers;
 }
 
 /* fields_added - the fields of COPY not in the message the delegate was sent, into OUT. */
-static void fields_added(const struct txn *t, const struct headers *copy, struct headers *out)
+static void fields_added(const struct txn_msg *m, const struct headers *copy, struct headers *out)
 {
-	const struct headers *sent = delivered_fields(t);
-	bool *used = xcalloc(sent->count + t->imported.count + 1, sizeof(*used));
+	const struct headers *sent = delivered_fields(m);
+	bool *used = xcalloc(sent->count + m->imported.count + 1, sizeof(*used));
 
 	for (size_t i = 0; i < copy->count; i++) {
 		const struct header_field *f = &copy->items[i];
 
-		if (!take_match(sent, used, f) && !take_match(&t->imported, used + sent->count, f))
+		if (!take_match(sent, used, f) && !take_match(&m->imported, used + sent->count, f))
 			headers_add(out, f->name, f->value);
 	}
 	free(used);
@@ -114,23 +113,22 @@ static void queue_imports(struct txn *t, const struct delegate_spec *spec,
 		if (!imported(spec, f->name))
 			continue;
 		txn_add_import(t, f->name, f->value);
-		headers_add(&t->imported, f->name, f->value);
-		txn_remove_file(&t->render_path);       /* it lacks this field */
+		headers_add(&t->msg->imported, f->name, f->value);
+		txn_remove_file(&t->msg->render_path);  /* it lacks this field */
 	}
 }
 
 /* deliver_copy - the copy at PATH becomes the delivered message; T takes PATH and COPY. */
 static void deliver_copy(struct txn *t, char *path, struct headers *copy, uint64_t body_offset)
 {
+	struct txn_msg *m = txn_msg(t);
+
 	/* The fields imported so far were in the message sent: the copy carries them. */
 	txn_drop_imports(t);
-	headers_free(&t->imported);
-	txn_remove_file(&t->render_path);
-	txn_remove_file(&t->copy_path);
-	headers_free(&t->copy_headers);
-	t->copy_path = path;
-	t->copy_headers = *copy;
-	t->copy_body_offset = body_offset;
+	txn_msg_free_copies(m);
+	m->copy_path = path;
+	m->copy_headers = *copy;
+	m->copy_body_offset = body_offset;
 	*copy = (struct headers){ 0 };
 }
 
@@ -157,6 +155,7 @@ static bool read_copy(const char *path, struct headers *out, uint64_t *body_offs
 bool txn_adopt_copy(struct txn *t, const struct delegate_spec *spec, char *path,
 		    struct headers *added, char *err, size_t errlen)
 {
+	struct txn_msg *m = txn_msg(t);
 	struct headers copy = { 0 };
 	uint64_t body_offset = 0;
 
@@ -166,9 +165,9 @@ bool txn_adopt_copy(struct txn *t, const struct delegate_spec *spec, char *path,
 		return false;
 	}
 	headers_remove_all(&copy, MSG_ID_FIELD);
-	fields_added(t, &copy, added);
+	fields_added(m, &copy, added);
 	for (size_t i = 0; i < added->count; i++)
-		headers_add(&t->delegate_added, added->items[i].name, added->items[i].value);
+		headers_add(&m->delegate_added, added->items[i].name, added->items[i].value);
 	if (spec->deliver == DELIVER_COPY) {
 		deliver_copy(t, path, &copy, body_offset);
 		return true;
@@ -179,8 +178,17 @@ bool txn_adopt_copy(struct txn *t, const struct delegate_spec *spec, char *path,
 	return true;
 }
 
+/* put_field - "NAME: VALUE" and CRLF into OUT. */
+static void put_field(struct spool *out, const struct header_field *f)
+{
+	spool_write(out, f->name, strlen(f->name));
+	spool_write(out, ": ", 2);
+	spool_write(out, f->value, strlen(f->value));
+	spool_write(out, "\r\n", 2);
+}
+
 /* copy_with_imports - IN with the fields of IMPORTED at the end of its header block. */
-static bool copy_with_imports(FILE *in, FILE *out, const struct headers *imported)
+static bool copy_with_imports(FILE *in, struct spool *out, const struct headers *imported)
 {
 	char *line = NULL, buf[COPY_CHUNK];
 	size_t cap = 0, n;
@@ -188,76 +196,73 @@ static bool copy_with_imports(FILE *in, FILE *out, const struct headers *importe
 
 	while ((len = getline(&line, &cap, in)) > 0 &&
 	       !(line[0] == '\n' || (line[0] == '\r' && line[1] == '\n')))
-		fwrite(line, 1, (size_t)len, out);
+		spool_write(out, line, (size_t)len);
 	if (len > 0 && line[len - 1] != '\n')
-		fputs("\r\n", out);     /* a last header line without its line end */
+		spool_write(out, "\r\n", 2);  /* a last header line without its line end */
 	free(line);
 	for (size_t i = 0; i < imported->count; i++)
-		fprintf(out, "%s: %s\r\n", imported->items[i].name, imported->items[i].value);
-	fputs("\r\n", out);
+		put_field(out, &imported->items[i]);
+	spool_write(out, "\r\n", 2);
 	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
-		fwrite(buf, 1, n, out);
-	return !ferror(in) && !ferror(out);
+		spool_write(out, buf, n);
+	return !ferror(in) && spool_finish(out);
 }
 
 /* render - a new spool file: BASE with the imported fields written in; NULL on failure. */
 static char *render(struct txn *t, const char *base)
 {
-	char *path;
-	FILE *in = fopen(base, "re"), *out = NULL;
-	int fd = -1;
-	bool ok;
+	const char *dir = t->policy->settings.spool_dir;
+	struct spool *out = spool_new(dir, "md", 0);
+	FILE *in = fopen(base, "re");
+	int e = errno;
+	bool ok = in && copy_with_imports(in, out, &t->msg->imported);
 
-	if (asprintf(&path, "%s/md.XXXXXX", t->policy->settings.spool_dir) < 0)
-		abort();
-	if (in && (fd = mkostemp(path, O_CLOEXEC)) >= 0 && !(out = fdopen(fd, "w")))
-		close(fd);
-	ok = out && copy_with_imports(in, out, &t->imported);
-	if (out && fclose(out) != 0)
-		ok = false;
 	if (in)
 		fclose(in);
 	if (ok)
-		return path;
-	log_msg(LOG_ERR, "%s: cannot write the message with its imported fields to %s: %s",
-		txn_log_id(t), fd >= 0 ? path : t->policy->settings.spool_dir,
-		strerror(errno ? errno : EIO));
-	if (fd >= 0)
-		unlink(path);
-	free(path);
+		return spool_release(out);
+	if (!spool_ok(out))
+		log_msg(LOG_ERR, "%s: cannot write the message with its imported fields: %s",
+			txn_log_id(t), spool_error(out));
+	else
+		log_msg(LOG_ERR, "%s: cannot read %s to write its imported fields in: %s",
+			txn_log_id(t), base, strerror(in ? EIO : e));
+	spool_free(out);
 	return NULL;
 }
 
 /* txn_message_path - the delivered message as one file, imported fields written in. */
 const char *txn_message_path(struct txn *t)
 {
-	const char *base = t->copy_path ? t->copy_path : txn_original_path(t);
+	struct txn_msg *m = t->msg;
+	const char *base = !m ? NULL : m->copy_path ? m->copy_path : txn_original_path(t);
 
-	if (!base || t->imported.count == 0)
+	if (!base || m->imported.count == 0)
 		return base;
-	if (!t->render_path)
-		t->render_path = render(t, base);
-	return t->render_path;
+	if (!m->render_path)
+		m->render_path = render(t, base);
+	return m->render_path;
 }
 
 /* txn_delivery - which message the front end delivers. */
 struct txn_delivery txn_delivery(const struct txn *t)
 {
-	if (t->copy_path)
+	const struct txn_msg *m = txn_msg_view(t);
+
+	if (m->copy_path)
 		return (struct txn_delivery){
-			.source = DELIVER_COPY, .path = t->copy_path,
-			.body_offset = t->copy_body_offset, .headers = &t->copy_headers,
+			.source = DELIVER_COPY, .path = m->copy_path,
+			.body_offset = m->copy_body_offset, .headers = &m->copy_headers,
 		};
-	return (struct txn_delivery){ .source = DELIVER_ORIGINAL, .headers = &t->headers };
+	return (struct txn_delivery){ .source = DELIVER_ORIGINAL, .headers = &m->headers };
 }
 
-/* txn_reset_copies - forget the adopted copy, the imports and the rendered file. */
-void txn_reset_copies(struct txn *t)
+/* txn_msg_free_copies - forget the adopted copy, the imports and the rendered file. */
+void txn_msg_free_copies(struct txn_msg *m)
 {
-	txn_remove_file(&t->copy_path);
-	txn_remove_file(&t->render_path);
-	headers_free(&t->copy_headers);
-	headers_free(&t->imported);
-	t->copy_body_offset = 0;
-	t->followup_fields = NULL;
+	txn_remove_file(&m->copy_path);
+	txn_remove_file(&m->render_path);
+	headers_free(&m->copy_headers);
+	headers_free(&m->imported);
+	m->copy_body_offset = 0;
 }

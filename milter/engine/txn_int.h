@@ -1,8 +1,15 @@
 /*
- * txn_int.h - the inside of a transaction, shared by txn.c (feeding and
- * spooling), txn_copy.c (delegates' copies and the delivered message),
+ * txn_int.h - the inside of a transaction, shared by txn.c (the connection
+ * and the stages), txn_msg.c (the message object and its text), txn_edit.c
+ * (header edits), txn_copy.c (delegates' copies and the delivered message),
  * eval.c (rules and actions) and cond_eval.c (conditions).
  * Front ends use txn.h only.
+ *
+ * A transaction is two objects, as OpenSMTPD's smtp_session and smtp_tx:
+ * struct txn is the connection; struct txn_msg is one message, made new at
+ * txn_mail (or at the first message stage when the MTA skipped MAIL) and
+ * freed whole by txn_msg_free at the reset. Nothing about a message lives
+ * in struct txn, so no field can be forgotten between two messages.
  */
 #ifndef MD_TXN_INT_H
 #define MD_TXN_INT_H
@@ -10,7 +17,10 @@
 #include <stdio.h>
 
 #include "msg_text.h"
+#include "spool.h"
 #include "txn.h"
+
+#define TXN_TRAIL_MAX 512
 
 struct edit_list {
 	size_t count;
@@ -19,23 +29,8 @@ struct edit_list {
 	bool *imported;         /* items[i] was queued by a delegate's import_headers */
 };
 
-struct txn {
-	struct policy *policy;
-	struct txn_env env;
-	char *queue_id;
-
-	/* The connection. */
-	char *client_name;
-	char *client_addr;
-	bool client_parsed;             /* client_family/bytes are valid */
-	int client_family;
-	uint8_t client_bytes[16];
-	char *helo;
-	struct verdict conn_verdict;    /* decided at connect or helo */
-	struct edit_list conn_edits;    /* header actions at connect/helo */
-	size_t conn_trail_len;
-
-	/* The current message. */
+/* One message: everything from MAIL to the reset. Owned by its txn. */
+struct txn_msg {
 	char *sender;
 	char *auth_user;
 	char **rcpts;
@@ -48,15 +43,10 @@ struct txn {
 						 * run: what that delegate added or
 						 * changed (owned by eval.c); else NULL */
 	bool headers_truncated;
-	char *spool_path;               /* the message as received, once on disk */
-	FILE *spool;                    /* open while it arrives: memory or file */
-	char *spool_mem;                /* the message while in memory (open_memstream) */
-	size_t spool_mem_len;
-	uint64_t spool_bytes;           /* written to the spool so far */
-	bool spooling;                  /* the policy needs the message: it is being kept */
-	bool spool_failed;
-	uint64_t message_size;
-	struct verdict msg_verdict;
+	struct spool *text;             /* the message as received, while kept; else NULL */
+	bool text_logged;               /* its failure is in the log */
+	uint64_t size;
+	struct verdict verdict;
 	struct edit_list edits;
 	uint64_t delegation_ms;
 
@@ -68,9 +58,54 @@ struct txn {
 	struct headers imported;        /* imported since the delivered message was set */
 	char *render_path;              /* it with the imported fields written in, once asked */
 
-	char trail[512];
+	char trail[TXN_TRAIL_MAX];      /* the connection's trail, then the message's */
 	size_t trail_len;
 };
+
+/* One connection. */
+struct txn {
+	struct policy *policy;
+	struct txn_env env;
+	char *queue_id;                 /* the MTA's, of the current or last message */
+	bool keep_messages;             /* the front end delivers them (txn_keep_messages) */
+
+	char *client_name;
+	char *client_addr;
+	bool client_parsed;             /* client_family/bytes are valid */
+	int client_family;
+	uint8_t client_bytes[16];
+	char *helo;
+	struct verdict conn_verdict;    /* decided at connect or helo */
+	struct edit_list conn_edits;    /* header actions at connect/helo */
+	char trail[TXN_TRAIL_MAX];      /* decisions at connect and helo */
+	size_t trail_len;
+
+	struct txn_msg *msg;            /* the current message, or NULL */
+};
+
+/* txn_msg_new - an empty message of T (its trail starts with the connection's). */
+struct txn_msg *txn_msg_new(const struct txn *t);
+
+/* txn_msg_free - release the message and everything it owns (files unlinked); M may be NULL. */
+void txn_msg_free(struct txn_msg *m);
+
+/* txn_msg - T's current message, made now when the MTA skipped MAIL. */
+struct txn_msg *txn_msg(struct txn *t);
+
+/* txn_msg_view - T's current message, or an empty one (before MAIL): for reading only. */
+const struct txn_msg *txn_msg_view(const struct txn *t);
+
+/* txn_rcpt_add - record RECIPIENT (copied) as accepted. */
+void txn_rcpt_add(struct txn_msg *m, const char *recipient);
+
+/* txn_text_wanted - must the message be kept after the headers stage decided V? */
+bool txn_text_wanted(const struct txn *t, struct verdict v);
+
+/* txn_text_end_headers - after the headers stage: keep the text (false: it failed) or drop it. */
+bool txn_text_end_headers(struct txn *t, bool keep);
+
+/* txn_text_finish - the message is complete; false if it was not kept whole. */
+bool txn_text_finish(struct txn *t);
 
 /* eval_stage - run the policy's rules for STAGE; CONTINUE if none decided. */
 struct verdict eval_stage(struct txn *t, enum stage stage);
@@ -81,7 +116,7 @@ struct verdict eval_fail_safe(struct txn *t, enum stage stage, const char *reaso
 /* cond_eval - does condition C hold for T at STAGE? */
 bool cond_eval(const struct cond *c, const struct txn *t, enum stage stage);
 
-/* txn_add_edit - queue a header edit (strings copied) in the message's list. */
+/* txn_add_edit - queue a header edit (strings copied): the message's, or the connection's before MAIL. */
 void txn_add_edit(struct txn *t, enum header_edit_op op, const char *name,
 		  const char *value, unsigned index);
 
@@ -91,11 +126,11 @@ void txn_add_import(struct txn *t, const char *name, const char *value);
 /* txn_drop_imports - forget the import edits queued so far (a copy that carries them is delivered). */
 void txn_drop_imports(struct txn *t);
 
+/* edit_list_free - release the edits of L (L is emptied). */
+void edit_list_free(struct edit_list *l);
+
 /* txn_note - append "TEXT" to the trail kept for the log line. */
 void txn_note(struct txn *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* txn_finish_spool - flush and close the spool; false if it failed. */
-bool txn_finish_spool(struct txn *t);
 
 /* txn_original_path - the message as received, on disk (written out now); NULL if not kept. */
 const char *txn_original_path(struct txn *t);
@@ -114,8 +149,8 @@ void txn_remove_file(char **path);
 bool txn_adopt_copy(struct txn *t, const struct delegate_spec *spec, char *path,
 		    struct headers *added, char *err, size_t errlen);
 
-/* txn_reset_copies - forget the copy, imports and rendered file (at reset). */
-void txn_reset_copies(struct txn *t);
+/* txn_msg_free_copies - remove M's adopted copy and rendered file, free their fields. */
+void txn_msg_free_copies(struct txn_msg *m);
 
 /* txn_log_id - the queue id for log lines, or "NOQUEUE". */
 const char *txn_log_id(const struct txn *t);

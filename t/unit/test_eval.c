@@ -271,6 +271,70 @@ static void test_small_messages_stay_in_memory_until_a_file_is_needed(void **sta
 	policy_unref(p);
 }
 
+static void test_a_new_message_keeps_nothing_of_the_last_but_the_connection(void **state)
+{
+	struct policy *p = policy_with(*state,
+		"\"connect\":[{\"name\":\"c\",\"then\":{\"action\":\"add_header\",\"name\":\"X-Conn\",\"value\":\"1\"}}],"
+		"\"mail\":[{\"name\":\"m\",\"if\":{\"sender\":\"bad@b.c\"},\"then\":\"discard\"}],"
+		"\"eom\":[{\"name\":\"e\",\"then\":{\"action\":\"add_header\",\"name\":\"X-Msg\",\"value\":\"1\"}}]");
+	struct txn *t = txn_new(p, &fake_env);
+
+	txn_connect(t, NULL, "192.0.2.1");
+	assert_int_equal(txn_mail(t, "bad@b.c", "user").kind, VERDICT_DISCARD);
+	txn_rcpt(t, "r@d.e");
+	txn_header(t, "Subject", "s");
+	txn_body(t, "body\r\n", 6);
+	assert_int_equal(txn_eom(t).kind, VERDICT_DISCARD);
+	assert_non_null(strstr(txn_trail(t), "mail:m=discard"));
+	txn_reset_message(t, NULL);
+
+	assert_null(txn_sender(t));
+	assert_int_equal(txn_rcpt_count(t), 0);
+	assert_int_equal(txn_headers(t)->count, 0);
+	assert_int_equal(txn_message_size(t), 0);
+	assert_int_equal(txn_edit_count(t), 1);         /* the connection's X-Conn only */
+	assert_null(strstr(txn_trail(t), "mail:m"));
+	assert_int_equal(txn_mail(t, "good@b.c", NULL).kind, VERDICT_CONTINUE);
+	txn_rcpt(t, "r@d.e");
+	assert_int_equal(txn_eom(t).kind, VERDICT_CONTINUE);
+	assert_int_equal(txn_edit_count(t), 2);
+	assert_string_equal(txn_edit(t, 0)->name, "X-Conn");
+	assert_string_equal(txn_edit(t, 1)->name, "X-Msg");
+	txn_free(t);
+	policy_unref(p);
+}
+
+static void test_a_kept_message_that_cannot_be_spooled_gets_the_fail_safe(void **state)
+{
+	struct fixture *f = *state;
+	struct policy *p = policy_with(f, "\"eom\":[{\"then\":{\"action\":\"add_header\","
+				       "\"name\":\"X-T\",\"value\":\"1\"}}]");
+	struct txn *t = txn_new(p, &fake_env);
+	static char big[70 * 1024];
+	FILE *in;
+
+	txn_keep_messages(t);           /* as the shim: it delivers the message itself */
+	rmdir(f->spool);
+	txn_mail(t, "a@b.c", NULL);
+	txn_header(t, "Subject", "small");
+	txn_eoh(t);
+	txn_body(t, "body\r\n", 6);
+	assert_int_equal(txn_eom(t).kind, VERDICT_CONTINUE);       /* in memory: no folder needed */
+	assert_non_null(in = txn_original_open(t));
+	fclose(in);
+	txn_reset_message(t, NULL);
+
+	memset(big, 'x', sizeof(big));
+	txn_mail(t, "a@b.c", NULL);
+	txn_header(t, "Subject", "big");
+	txn_eoh(t);
+	txn_body(t, big, sizeof(big));
+	assert_int_equal(txn_eom(t).kind, VERDICT_TEMPFAIL);
+	assert_null(txn_original_open(t));
+	txn_free(t);
+	policy_unref(p);
+}
+
 static void test_reset_with_a_new_policy_uses_it_for_the_next_message(void **state)
 {
 	struct policy *old = policy_with(*state, "\"mail\":[{\"then\":\"reject\"}]");
@@ -301,6 +365,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_message_is_spooled_with_crlf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_without_delegation_or_folder_nothing_is_spooled, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_small_messages_stay_in_memory_until_a_file_is_needed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_new_message_keeps_nothing_of_the_last_but_the_connection, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_kept_message_that_cannot_be_spooled_gets_the_fail_safe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_with_a_new_policy_uses_it_for_the_next_message, setup, teardown),
 	};
 

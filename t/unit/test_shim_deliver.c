@@ -10,6 +10,7 @@
 #include "test_support.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -27,7 +28,8 @@
 
 struct fixture {
 	char *dir;
-	char *msg;              /* the spooled message */
+	char *msg;              /* the kept message */
+	FILE *in;               /* it, open for the last delivery_of */
 	struct shim_config cfg;
 };
 
@@ -53,6 +55,8 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
+	if (f->in)
+		fclose(f->in);
 	remove_tree(f->dir);
 	free(f->dir);
 	free(f->msg);
@@ -85,8 +89,12 @@ static struct shim_delivery delivery_of(struct fixture *f, const struct header_e
 {
 	static const char *const rcpts[] = { "b@example.net" };
 
+	if (f->in)
+		fclose(f->in);
+	f->in = fopen(f->msg, "re");
+	assert_non_null(f->in);
 	return (struct shim_delivery){
-		.path = f->msg, .sender = "a@example.org", .rcpts = rcpts, .rcpt_count = 1,
+		.message = f->in, .sender = "a@example.org", .rcpts = rcpts, .rcpt_count = 1,
 		.prefix = "Received: by shim.test\r\n", .edits = edits, .edit_count = count,
 		.spool_dir = f->dir, .queue_id = "QID1",
 	};
@@ -170,9 +178,10 @@ static void test_missing_message_fails_with_the_reason(void **state)
 	struct shim_nexthop *nh = shim_nexthop_new(&f->cfg, err, sizeof(err));
 
 	assert_non_null(nh);
-	d.path = "/nonexistent/message";
+	d.message = NULL;       /* the engine could not open it */
+	errno = ENOENT;
 	assert_int_equal(shim_nexthop_deliver(nh, &d, &res), DELIVERY_DEFERRED);
-	assert_non_null(strstr(res.detail, "cannot open /nonexistent/message"));
+	assert_non_null(strstr(res.detail, "cannot read the message: No such file"));
 	assert_int_equal(files_in(f->cfg.maildir, "new", NULL, 0), 0);
 	assert_int_equal(files_in(f->cfg.maildir, "tmp", NULL, 0), 0);
 	shim_nexthop_free(nh);

@@ -1,5 +1,5 @@
 /*
- * test_shim_edit.c - header edits applied while a spooled message is copied
+ * test_shim_edit.c - header edits applied while a kept message is copied
  * into its delivery: each edit kind, their order, safe folding, the prefix,
  * LF conversion for Maildir, and a body passed through unchanged.
  */
@@ -9,9 +9,16 @@
 #include <unistd.h>
 
 #include "shim_edit.h"
+#include "spool.h"
 
 #define MSG "Subject: hello\r\nX-Spam: yes\r\nReceived: one\r\n\tfolded\r\n" \
 	    "X-Spam: again\r\n\r\nBody line\r\nX-Spam: in the body\r\n"
+
+/* write_fd - the edit's output into the descriptor *ARG. */
+static bool write_fd(void *arg, const void *data, size_t len)
+{
+	return spool_write_fd(*(int *)arg, data, len);
+}
 
 /* edited - MSG through shim_edit_copy with REQ; the output (caller frees). */
 static char *edited(const char *msg, const struct shim_edit_request *req, bool *ok)
@@ -22,9 +29,13 @@ static char *edited(const char *msg, const struct shim_edit_request *req, bool *
 	char *out = calloc(1, 1 << 20);
 	ssize_t n;
 
+	struct shim_edit_request to_fd = *req;
+
 	assert_non_null(in);
 	assert_true(fd >= 0);
-	*ok = shim_edit_copy(in, fd, req, err, sizeof(err));
+	to_fd.write = write_fd;
+	to_fd.write_arg = &fd;
+	*ok = shim_edit_copy(in, &to_fd, err, sizeof(err));
 	fclose(in);
 	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
 	n = read(fd, out, (1 << 20) - 1);
@@ -174,11 +185,12 @@ static void test_large_body_is_copied_whole(void **state)
 static void assert_copy_fails(const char *msg, int flags, const char *want)
 {
 	FILE *in = fmemopen((void *)msg, strlen(msg), "r");
-	struct shim_edit_request req = { 0 };
+	struct shim_edit_request req = { .write = write_fd };
 	char err[256] = "";
 	int fd = open("/dev/null", flags);
 
-	assert_false(shim_edit_copy(in, fd, &req, err, sizeof(err)));
+	req.write_arg = &fd;
+	assert_false(shim_edit_copy(in, &req, err, sizeof(err)));
 	if (!strstr(err, want))
 		fail_msg("\"%s\" does not say \"%s\"", err, want);
 	fclose(in);
