@@ -60,7 +60,11 @@ bool spool_finish(struct spool *s);
  */
 const char *spool_path(struct spool *s);
 
-/* spool_open - a stream reading the text from its start (the caller fcloses it); NULL on error. */
+/*
+ * spool_open - a stream reading the text from its start (the caller fcloses
+ * it); NULL on error. Text in memory is read in place: close the stream
+ * before the next spool_write or spool_path.
+ */
 FILE *spool_open(struct spool *s);
 
 /* spool_size - bytes written so far. */

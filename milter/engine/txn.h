@@ -200,7 +200,8 @@ const char *txn_message_path(struct txn *t);
 /*
  * txn_original_open - a stream reading the message as received, from its
  * start, wherever it is kept (memory or file), or NULL if it is not kept.
- * The caller fcloses it before anything more is fed or the reset.
+ * The caller fcloses it before anything more is fed, a path is asked for
+ * (txn_message_path) or the reset.
  */
 FILE *txn_original_open(struct txn *t);
 uint64_t txn_message_size(const struct txn *t);

@@ -191,8 +191,13 @@ bool txn_text_finish(struct txn *t)
 const char *txn_original_path(struct txn *t)
 {
 	struct txn_msg *m = t->msg;
+	const char *path = m && m->text ? spool_path(m->text) : NULL;
 
-	return m && m->text ? spool_path(m->text) : NULL;
+	if (m && m->text && !path && !m->text_logged) {
+		log_msg(LOG_ERR, "%s: %s", txn_log_id(t), spool_error(m->text));
+		m->text_logged = true;
+	}
+	return path;
 }
 
 /* txn_original_open - a stream of the message as received. */
