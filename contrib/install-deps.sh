@@ -4,7 +4,7 @@
 # usage: contrib/install-deps.sh        (run by "make deps")
 #
 # Installs, on Debian 12, what is missing of: the build dependencies, the
-# real peers the integration tests run (Postfix, clamd, clamsmtpd,
+# packaging tools (make deb), the real peers the integration tests run (Postfix, clamd, clamsmtpd,
 # clamav-milter, spampd + SpamAssassin, miltertest, swaks) and the tools the
 # test scripts use.
 # Silent and exit 0 when everything is there. As root it installs only what
@@ -18,6 +18,8 @@ set -euo pipefail
 
 build_packages=(gcc make pkg-config clang libclang-rt-14-dev libmilter-dev
 	libcurl4-openssl-dev libjansson-dev libcmocka-dev)
+# make deb: debhelper, dpkg-buildpackage (dpkg-dev) and lintian.
+package_packages=(debhelper dpkg-dev lintian)
 peer_packages=(postfix clamav-daemon clamsmtp clamav-milter spampd spamassassin
 	miltertest swaks)
 # ps (t/lib/peers.sh, t/run-tests.sh); timeout, base64, od, md5sum: coreutils;
@@ -37,7 +39,8 @@ installed() {
 # missing_packages - print the packages that are not installed, one a line.
 missing_packages() {
 	local pkg
-	for pkg in "${build_packages[@]}" "${peer_packages[@]}" "${tool_packages[@]}"; do
+	for pkg in "${build_packages[@]}" "${package_packages[@]}" "${peer_packages[@]}" \
+		   "${tool_packages[@]}"; do
 		installed "$pkg" || echo "$pkg"
 	done
 }

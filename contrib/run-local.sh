@@ -21,7 +21,7 @@ peers_init
 run_port=${RUN_PORT:-2525}
 
 for port in 10025 10026 "$run_port"; do
-	if port_in_use "$port"; then
+	if port_listening "$port"; then
 		echo "run: port $port is in use (the default policy needs 10025 and 10026;" \
 		     "set RUN_PORT to move the SMTP port)" >&2
 		exit 1

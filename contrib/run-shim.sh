@@ -24,8 +24,10 @@ run_port=${RUN_PORT:-2525}
 filter_port=${RUN_FILTER_PORT:-10026}
 receiver_port=${RUN_RECEIVER_PORT:-10025}
 
+# Only a listener is in the way: connections of an earlier run left in
+# TIME-WAIT on these ports are not (every server here sets SO_REUSEADDR).
 for port in "$receiver_port" "$filter_port" "$run_port"; do
-	if port_in_use "$port"; then
+	if port_listening "$port"; then
 		echo "run-shim: port $port is in use (set RUN_PORT, RUN_FILTER_PORT or" \
 		     "RUN_RECEIVER_PORT to move the SMTP, clamsmtpd and receiver ports)" >&2
 		exit 1

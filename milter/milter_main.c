@@ -1,6 +1,7 @@
 /*
  * milter_main.c - milter-delegate: parse the command line, load and check the
- * policy, then either report on it (-t) or run the milter daemon.
+ * policy and what start-up needs, then either report on them (-t) or run
+ * the milter daemon.
  */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -21,11 +22,12 @@ static void report_errors(const struct load_errors *errs)
 }
 
 /* check_policy - the -t mode: a summary line and exit 0, or the errors and exit 1. */
-static int check_policy(const char *path)
+static int check_policy(const struct milter_options *o)
 {
 	struct load_errors errs = { 0 };
-	struct policy *p = policy_load_file(path, &errs);
+	struct policy *p = policy_load_file(o->policy_path, &errs);
 	char summary[512];
+	bool ready;
 
 	if (!p) {
 		report_errors(&errs);
@@ -34,8 +36,16 @@ static int check_policy(const char *path)
 	}
 	policy_summary(p, summary, sizeof(summary));
 	printf("%s\n", summary);
+	fflush(stdout);
+	ready = milter_daemon_check(o, p, DAEMON_CHECK, &errs);
+	for (size_t i = 0; i < errs.count; i++)
+		fprintf(stderr, "%s\n", errs.items[i]);
+	if (!ready)
+		fprintf(stderr, "%zu error%s: milter-delegate would not start\n", errs.count,
+			errs.count == 1 ? "" : "s");
+	load_errors_free(&errs);
 	policy_unref(p);
-	return EXIT_SUCCESS;
+	return ready ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 int main(int argc, char **argv)
@@ -46,7 +56,7 @@ int main(int argc, char **argv)
 	if (status != MILTER_OPTIONS_RUN)
 		return status;
 	if (opts.check_only)
-		return check_policy(opts.policy_path);
+		return check_policy(&opts);
 	log_open("milter-delegate", opts.log_stderr ? LOG_TO_STDERR : LOG_TO_SYSLOG,
 		 opts.log_level);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

@@ -14,8 +14,12 @@ static const struct cli_option option_rows[] = {
 	  "policy file (default " MILTER_DEFAULT_POLICY ")" },
 	{ 'p', "socket", "SPEC", CLI_TEXT, FIELD(socket_spec),
 	  "milter socket: unix:/path or inet:PORT@HOST (default " MILTER_DEFAULT_SOCKET ")" },
+	{ 'm', "socket-mode", "MODE", CLI_MODE, FIELD(socket_mode),
+	  "a unix socket's permissions, octal (default 0660)" },
+	{ 'g', "socket-group", "GROUP", CLI_TEXT, FIELD(socket_group),
+	  "a unix socket's group (default postfix, if that group exists)" },
 	{ 't', "check", NULL, CLI_FLAG, FIELD(check_only),
-	  "check the policy, print a summary or every error, and exit" },
+	  "check the policy and what start-up needs, print a summary or every error, exit" },
 	{ 'f', "foreground", NULL, CLI_FLAG, FIELD(foreground),
 	  "stay in the foreground (log to stderr unless -L syslog)" },
 	{ 'u', "user", "USER", CLI_TEXT, FIELD(user),
@@ -34,8 +38,8 @@ static const struct cli_option option_rows[] = {
 };
 
 static const char *const synopsis[] = {
-	"[-f] [-c FILE] [-p SPEC] [-u USER] [-P FILE] [-l LEVEL] [-L TARGET]",
-	"-t [-c FILE]",
+	"[-f] [-c FILE] [-p SPEC] [-m MODE] [-g GROUP] [-u USER] [-P FILE] [-l LEVEL] [-L TARGET]",
+	"-t [-c FILE] [-p SPEC] [-g GROUP] [-u USER] [-P FILE]",
 	NULL,
 };
 
@@ -48,10 +52,11 @@ static const struct cli_spec spec = {
 		   "    SIGHUP    reload the policy; a broken policy is refused and the old one kept\n"
 		   "    SIGTERM   stop accepting, let transactions in flight finish, exit\n\n"
 		   "EXIT STATUS\n"
-		   "    0 on success; 1 when the policy is invalid (-t) or start-up fails; 2 on\n"
-		   "    usage errors.\n\n"
+		   "    0 on success; 1 when the policy is invalid, a start-up check fails (-t) or\n"
+		   "    start-up fails (in the background too: the starting command waits until\n"
+		   "    the daemon is ready and prints why it is not); 2 on usage errors.\n\n"
 		   "SEE ALSO\n"
-		   "    milter-delegate(8), the policy reference in policies/README.md\n",
+		   "    milter-delegate(8), milter-delegate.policy(5), policies/README.md\n",
 	.options = option_rows,
 	.option_count = sizeof(option_rows) / sizeof(option_rows[0]),
 	.help_column = 26,
@@ -64,6 +69,7 @@ int milter_options_parse(int argc, char **argv, struct milter_options *o)
 
 	*o = (struct milter_options){
 		.policy_path = MILTER_DEFAULT_POLICY, .socket_spec = MILTER_DEFAULT_SOCKET,
+		.socket_mode = MILTER_DEFAULT_SOCKET_MODE,
 		.log_level = LOG_INFO, .timeout_s = 7210, .shutdown_grace_s = 30,
 	};
 	if ((status = cli_parse(&spec, argc, argv, o)) != CLI_RUN)

@@ -11,11 +11,16 @@
 #include "cli.h"
 
 #define MILTER_DEFAULT_POLICY "/etc/milter-delegate/policy.json"
-#define MILTER_DEFAULT_SOCKET "unix:/run/milter-delegate/milter.sock"
+/* Inside Postfix's queue directory, so that a chrooted smtpd or cleanup
+ * reaches it too; see README.md "Install on Debian". */
+#define MILTER_DEFAULT_SOCKET "unix:/var/spool/postfix/milter-delegate/milter.sock"
+#define MILTER_DEFAULT_SOCKET_MODE 0660
 
 struct milter_options {
 	const char *policy_path;        /* -c */
 	const char *socket_spec;        /* -p, libmilter syntax */
+	int socket_mode;                /* -m, of a unix socket */
+	const char *socket_group;       /* -g, NULL: "postfix" if it exists */
 	const char *user;               /* -u, NULL: keep the current user */
 	const char *pid_file;           /* -P */
 	int log_level;                  /* -l */

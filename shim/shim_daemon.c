@@ -10,6 +10,11 @@
  * FROM). SIGTERM drains: new sessions and new messages get 421, messages in
  * flight finish; after the grace period (or once no session is left) the
  * server stops, which ends the remaining sessions, and the process exits 0.
+ *
+ * Start-up fails loudly: shim_daemon_check() runs first (as root, creating
+ * missing spool and quarantine folders); every error, also one after the
+ * fork (a port taken), is logged and echoed to stderr, and the starting
+ * command exits 1 (see daemon.h).
  */
 #include <errno.h>
 #include <signal.h>
@@ -36,13 +41,13 @@ static bool block_signals(void)
 	return signal(SIGPIPE, SIG_IGN) != SIG_ERR && daemon_block_signals();
 }
 
-/* drop_privileges - become USER, handing it the folders it writes to. */
-static bool drop_privileges(const char *user, const struct shim_config *cfg, const char *spool)
+/* drop_privileges - become USER, handing it the Maildir it writes to. */
+static bool drop_privileges(const char *user, const struct shim_config *cfg)
 {
 	static const char *const maildir_subs[3] = { "tmp", "new", "cur" };
 	char sub[3][1100];
-	const char *paths[6] = { spool };
-	size_t n = 1;
+	const char *paths[5] = { NULL };
+	size_t n = 0;
 
 	if (cfg->nexthop == NEXTHOP_MAILDIR) {
 		paths[n++] = cfg->maildir;
@@ -124,8 +129,6 @@ static bool start_services(const struct shim_config *cfg, struct shim_runtime *r
 	struct smtp_server_config sc = server_config(cfg, p);
 	char err[512];
 
-	if (mkdir(p->settings.spool_dir, 0700) != 0 && errno != EEXIST)
-		log_msg(LOG_WARNING, "cannot create %s: %s", p->settings.spool_dir, strerror(errno));
 	*services = delegation_start(p, err, sizeof(err));
 	policy_unref(p);
 	if (!*services) {
@@ -149,35 +152,71 @@ static bool start_services(const struct shim_config *cfg, struct shim_runtime *r
 	return true;
 }
 
+/* shim_daemon_check - user, folders, receivers and pid file. */
+bool shim_daemon_check(const struct shim_options *o, const struct policy *p,
+		       enum daemon_check_mode mode, struct load_errors *errs)
+{
+	static const struct folder_spec pid_folder = { "pid file folder", 0755, (gid_t)-1, false };
+	struct run_as u;
+	size_t before = errs->count;
+
+	if (!run_as_lookup(o->user, &u, errs))
+		return false;
+	daemon_check_policy(p, &u, mode, errs);
+	if (o->pid_file)
+		daemon_check_file_folder(o->pid_file, &pid_folder, &u, mode, errs);
+	return errs->count == before;
+}
+
+/* prepare - the start-up checks, creating what is missing; false (every error logged). */
+static bool prepare(const struct shim_options *o)
+{
+	struct load_errors errs = { 0 };
+	struct policy *p = policy_store_current();
+	bool ok = shim_daemon_check(o, p, DAEMON_PREPARE, &errs);
+
+	for (size_t i = 0; i < errs.count; i++)
+		log_msg(LOG_ERR, "%s", errs.items[i]);
+	if (!ok)
+		log_msg(LOG_ERR, "start-up failed: %zu error%s", errs.count,
+			errs.count == 1 ? "" : "s");
+	load_errors_free(&errs);
+	policy_unref(p);
+	return ok;
+}
+
 /* shim_daemon_run - run until SIGTERM. */
 int shim_daemon_run(const struct shim_options *o, const struct shim_config *cfg)
 {
 	struct shim_runtime rt = { .cfg = cfg };
 	struct delegation *services = NULL;
 	struct smtp_server *server = NULL;
-	struct policy *p;
-	bool ok;
+	bool ok, wrote_pid = false;
 
+	if (!o->foreground)
+		daemon_echo_start();
 	if (!policy_store_init(o->policy_path))
 		return EXIT_FAILURE;
-	ok = (o->foreground || daemon_go_background()) &&
-	     (!o->pid_file || daemon_write_pid_file(o->pid_file)) &&
-	     block_signals() && start_services(cfg, &rt, &services, &server);
-	if (ok && o->user) {
-		p = policy_store_current();
-		ok = drop_privileges(o->user, cfg, p->settings.spool_dir);
-		policy_unref(p);
+	if (!prepare(o)) {
+		policy_store_shutdown();
+		return EXIT_FAILURE;
 	}
-	if (ok)
+	ok = (o->foreground || daemon_go_background()) &&
+	     (!o->pid_file || (wrote_pid = daemon_write_pid_file(o->pid_file))) &&
+	     block_signals() && start_services(cfg, &rt, &services, &server) &&
+	     (!o->user || drop_privileges(o->user, cfg));
+	if (ok) {
+		daemon_ready();
 		serve(services);
+	}
 	atomic_store(&rt.draining, true);
 	if (ok)
 		wait_for_sessions(&rt, o->shutdown_grace_s);
 	smtp_server_stop(server);
 	delegation_stop(services);
 	shim_nexthop_free(rt.nexthop);
-	if (o->pid_file)
-		unlink(o->pid_file);
+	if (wrote_pid && unlink(o->pid_file) != 0)
+		log_msg(LOG_WARNING, "cannot remove pid file %s: %s", o->pid_file, strerror(errno));
 	policy_store_shutdown();
 	log_msg(LOG_NOTICE, "delegate-shim stopped");
 	return ok ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -1,7 +1,7 @@
 /*
  * shim_main.c - delegate-shim: parse the command line, load and check the
- * shim settings and the policy, then either report on them (-t) or run the
- * SMTP front end.
+ * shim settings, the policy and what start-up needs, then either report on
+ * them (-t) or run the SMTP front end.
  */
 #include <curl/curl.h>
 #include <stdio.h>
@@ -22,12 +22,13 @@ static void report_errors(const struct load_errors *errs, const char *what)
 		what);
 }
 
-/* check_policy - a summary line, or every error; true when valid. */
-static bool check_policy(const char *path)
+/* check_policy - a summary line, or every error, then what start-up needs; true when all is well. */
+static bool check_policy(const struct shim_options *o)
 {
 	struct load_errors errs = { 0 };
-	struct policy *p = policy_load_file(path, &errs);
+	struct policy *p = policy_load_file(o->policy_path, &errs);
 	char summary[512];
+	bool ready;
 
 	if (!p) {
 		report_errors(&errs, "policy");
@@ -36,8 +37,16 @@ static bool check_policy(const char *path)
 	}
 	policy_summary(p, summary, sizeof(summary));
 	printf("%s\n", summary);
+	fflush(stdout);
+	ready = shim_daemon_check(o, p, DAEMON_CHECK, &errs);
+	for (size_t i = 0; i < errs.count; i++)
+		fprintf(stderr, "%s\n", errs.items[i]);
+	if (!ready)
+		fprintf(stderr, "%zu error%s: delegate-shim would not start\n", errs.count,
+			errs.count == 1 ? "" : "s");
+	load_errors_free(&errs);
 	policy_unref(p);
-	return true;
+	return ready;
 }
 
 /* load_config - the shim settings, or NULL with every error on stderr. */
@@ -64,7 +73,7 @@ int main(int argc, char **argv)
 		return status;
 	cfg = load_config(opts.config_path);
 	if (opts.check_only) {
-		bool policy_ok = check_policy(opts.policy_path);
+		bool policy_ok = check_policy(&opts);
 
 		if (cfg) {
 			shim_config_summary(cfg, summary, sizeof(summary));

@@ -15,7 +15,7 @@ static const struct cli_option option_rows[] = {
 	{ 'C', "shim-config", "FILE", CLI_TEXT, FIELD(config_path),
 	  "shim settings: listen, next hop, limits (default " SHIM_DEFAULT_CONFIG ")" },
 	{ 't', "check", NULL, CLI_FLAG, FIELD(check_only),
-	  "check the policy and the shim settings, print a summary or every error, and exit" },
+	  "check policy, settings and what start-up needs, print a summary or every error, exit" },
 	{ 'f', "foreground", NULL, CLI_FLAG, FIELD(foreground),
 	  "stay in the foreground (log to stderr unless -L syslog)" },
 	{ 'u', "user", "USER", CLI_TEXT, FIELD(user),
@@ -33,7 +33,7 @@ static const struct cli_option option_rows[] = {
 
 static const char *const synopsis[] = {
 	"[-f] [-c FILE] [-C FILE] [-u USER] [-P FILE] [-l LEVEL] [-L TARGET] [-G SECONDS]",
-	"-t [-c FILE] [-C FILE]",
+	"-t [-c FILE] [-C FILE] [-u USER] [-P FILE]",
 	NULL,
 };
 

@@ -66,10 +66,12 @@ check "a world-writable policy is refused (status $rc)" test "$rc" -eq 1
 like "$out" "refusing a world-writable policy file" "... with the reason"
 
 # 3. A quarantine folder that cannot be written: tempfail, never accept.
+# Start-up refuses such a folder (081-startup-checks), so it breaks after the start.
 recv_port=$(free_port) filter_port=$(free_port)
-touch "$PEERS_DIR/not-a-dir"
+mkdir "$PEERS_DIR/not-a-dir"
 write_policy "$PEERS_DIR/q.json" "$PEERS_DIR/not-a-dir" "$filter_port" "$recv_port"
 start_milter "$PEERS_DIR/q.json" "$PEERS_DIR/q.log" || bail_out "milter did not start"
+rmdir "$PEERS_DIR/not-a-dir" && touch "$PEERS_DIR/not-a-dir"
 expect_reply "quarantine folder unwritable: 451 4.7.1 (fail-safe)" folder 451 4.7.1 \
 	"Try again later"
 check "the log says why the copy could not be written" grep -q "not-a-dir" "$PEERS_DIR/q.log"

@@ -428,7 +428,9 @@ msg_headers() {
 # Sets POSTFIX_DIR (config dir, for postfix/postqueue/postcat -c), POSTFIX_PORT
 # (its smtpd on 127.0.0.1; POSTFIX_FIXED_PORT picks it), POSTFIX_QUEUE,
 # POSTFIX_LOG and POSTFIX_PID. Lines in $POSTFIX_EXTRA_MAIN_CF are appended
-# to main.cf (e.g. "milter_content_timeout = 5s").
+# to main.cf (e.g. "milter_content_timeout = 5s"). POSTFIX_CHROOT=1 runs smtpd
+# and cleanup chrooted in the queue directory, as Debian's stock master.cf
+# does (postfix_chroot_files sets the chroot up).
 start_postfix() {
 	local milters=${1:-} top=$PEERS_DIR/postfix
 	mkdir -p "$top/etc" "$top/queue" "$top/data"
@@ -439,6 +441,7 @@ start_postfix() {
 	POSTFIX_PORT=${POSTFIX_FIXED_PORT:-$(free_port)} || return 1
 	postfix_main_cf "$milters" >"$POSTFIX_DIR/main.cf"
 	postfix_master_cf >"$POSTFIX_DIR/master.cf"
+	[[ ${POSTFIX_CHROOT:-0} == 1 ]] && postfix_chroot_files "$POSTFIX_QUEUE"
 	# "postfix check" creates the queue directories with their owners.
 	if ! postfix -c "$POSTFIX_DIR" check >"$top/check.log" 2>&1; then
 		echo "# postfix check failed"
@@ -491,13 +494,29 @@ postfix_main_cf() {
 	[[ -z ${POSTFIX_EXTRA_MAIN_CF:-} ]] || printf '%s\n' "$POSTFIX_EXTRA_MAIN_CF"
 }
 
-# postfix_master_cf - print master.cf for start_postfix: nothing chrooted,
-# logging through postlogd, smtpd only on 127.0.0.1:$POSTFIX_PORT.
+# postfix_chroot_files QUEUE - copy into the queue directory what chrooted
+# Postfix daemons read from /etc, as Debian's postfix start-up does
+# (/usr/lib/postfix/configure-instance.sh).
+postfix_chroot_files() {
+	local file
+	for file in etc/localtime etc/services etc/resolv.conf etc/hosts etc/host.conf \
+		    etc/nsswitch.conf; do
+		mkdir -p "$1/${file%/*}"
+		[[ -f /$file ]] && cp -L "/$file" "$1/$file" && chmod a+rX "$1/$file"
+	done
+	return 0
+}
+
+# postfix_master_cf - print master.cf for start_postfix: nothing chrooted
+# (with POSTFIX_CHROOT=1: smtpd and cleanup), logging through postlogd,
+# smtpd only on 127.0.0.1:$POSTFIX_PORT.
 postfix_master_cf() {
+	local c=n
+	[[ ${POSTFIX_CHROOT:-0} == 1 ]] && c=y
 	cat <<-EOF
-		127.0.0.1:$POSTFIX_PORT inet n - n - - smtpd
+		127.0.0.1:$POSTFIX_PORT inet n - $c - - smtpd
 		pickup     unix n - n 60   1 pickup
-		cleanup    unix n - n -    0 cleanup
+		cleanup    unix n - $c -    0 cleanup
 		qmgr       unix n - n 300  1 qmgr
 		rewrite    unix - - n -    - trivial-rewrite
 		bounce     unix - - n -    0 bounce

@@ -60,6 +60,15 @@ static int parse_seconds(const char *text)
 	return *text && !*end && v > 0 && v < 86400 * 7 ? (int)v : -1;
 }
 
+/* parse_mode - permission bits written in octal ("660", "0660"), or -1. */
+static int parse_mode(const char *text)
+{
+	char *end;
+	long v = strtol(text, &end, 8);
+
+	return *text && !*end && v >= 0 && v <= 0777 ? (int)v : -1;
+}
+
 /* parse_log_target - "syslog" or "stderr"; CLI_LOG_UNSET for anything else. */
 static enum cli_log_target parse_log_target(const char *text)
 {
@@ -77,6 +86,7 @@ static bool store_option(const struct cli_option *row, const char *arg, void *op
 	case CLI_TEXT: *(const char **)field = arg; return true;
 	case CLI_FLAG: *(bool *)field = true; return true;
 	case CLI_SECONDS: return (*(int *)field = parse_seconds(arg)) > 0;
+	case CLI_MODE: return (*(int *)field = parse_mode(arg)) >= 0;
 	case CLI_LOG_LEVEL: return (*(int *)field = log_level_parse(arg)) >= 0;
 	case CLI_LOG_TARGET:
 		return (*(enum cli_log_target *)field = parse_log_target(arg)) != CLI_LOG_UNSET;

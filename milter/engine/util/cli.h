@@ -29,6 +29,7 @@ enum cli_type {
 	CLI_TEXT,               /* const char *: the argument */
 	CLI_FLAG,               /* bool: true */
 	CLI_SECONDS,            /* int: a whole number of seconds, 1 to a week */
+	CLI_MODE,               /* int: file permission bits in octal, 0 to 0777 */
 	CLI_LOG_LEVEL,          /* int: a syslog priority, by log_level_parse() */
 	CLI_LOG_TARGET,         /* enum cli_log_target: "syslog" or "stderr" */
 	CLI_HELP,               /* --help: print the manual page, exit 0 */

@@ -1,7 +1,8 @@
 /*
  * daemon.c - become a daemon: signals, fork, pid file, privileges. Shared by
  * milter-delegate and delegate-shim; the order they are called in and what
- * they log are in daemon.h. Holds no state.
+ * they log are in daemon.h. State: the write end of the pipe the parent
+ * waits on, from the fork to daemon_ready().
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -34,30 +36,92 @@ bool daemon_block_signals(void)
 	return pthread_sigmask(SIG_BLOCK, &set, NULL) == 0;
 }
 
-/* daemon_go_background - fork, let the parent exit, detach from the terminal. */
+static int ready_fd = -1;       /* the child's end of the pipe to the waiting parent */
+
+/* wait_for_child - the parent's part: exit 0 once the child is ready, 1 if it ends first. */
+static void wait_for_child(int fd)
+{
+	char c = 0;
+	ssize_t n;
+
+	while ((n = read(fd, &c, 1)) < 0 && errno == EINTR)
+		;
+	_exit(n == 1 && c == 'R' ? EXIT_SUCCESS : EXIT_FAILURE);
+}
+
+/* redirect_to_null - point each of the FDS (-1 ends the list) at /dev/null. */
+static void redirect_to_null(const int *fds)
+{
+	int null = open("/dev/null", O_RDWR);
+
+	if (null < 0)
+		return;         /* best effort: a descriptor left on the terminal is harmless */
+	for (; *fds >= 0; fds++)
+		(void)dup2(null, *fds);
+	if (null > STDERR_FILENO)
+		close(null);
+}
+
+/* daemon_go_background - fork; the parent waits until the child is ready or gone. */
 bool daemon_go_background(void)
 {
-	pid_t pid = fork();
-	int null;
+	static const int in[] = { STDIN_FILENO, -1 };
+	int pipefd[2];
+	pid_t pid;
 
-	if (pid < 0) {
+	if (pipe2(pipefd, O_CLOEXEC) != 0) {
+		log_msg(LOG_ERR, "pipe: %s", strerror(errno));
+		return false;
+	}
+	if ((pid = fork()) < 0) {
 		log_msg(LOG_ERR, "fork: %s", strerror(errno));
 		return false;
 	}
-	if (pid > 0)
-		_exit(EXIT_SUCCESS);
+	if (pid > 0) {
+		close(pipefd[1]);
+		wait_for_child(pipefd[0]);
+	}
+	close(pipefd[0]);
+	ready_fd = pipefd[1];
 	if (setsid() < 0)
 		return false;
-	null = open("/dev/null", O_RDWR);
-	if (null >= 0) {
-		/* Best effort: a descriptor left on the terminal is harmless. */
-		(void)dup2(null, STDIN_FILENO);
-		(void)dup2(null, STDOUT_FILENO);
-		(void)dup2(null, STDERR_FILENO);
-		if (null > STDERR_FILENO)
-			close(null);
-	}
+	redirect_to_null(in);
 	return chdir("/") == 0;
+}
+
+/* daemon_ready - release the waiting parent; the terminal is ours no more. */
+void daemon_ready(void)
+{
+	static const int out[] = { STDOUT_FILENO, STDERR_FILENO, -1 };
+
+	log_echo_stderr(false);
+	if (ready_fd < 0)
+		return;
+	redirect_to_null(out);
+	if (write(ready_fd, "R", 1) != 1) {
+		/* The parent is gone: nobody is left to tell. */
+	}
+	close(ready_fd);
+	ready_fd = -1;
+}
+
+/* stderr_is_journal - is stderr the stream systemd named in JOURNAL_STREAM ("DEV:INODE")? */
+static bool stderr_is_journal(void)
+{
+	const char *stream = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	return stream && sscanf(stream, "%llu:%llu", &dev, &ino) == 2 &&
+	       fstat(STDERR_FILENO, &st) == 0 && (unsigned long long)st.st_dev == dev &&
+	       (unsigned long long)st.st_ino == ino;
+}
+
+/* daemon_echo_start - echo the log to stderr while starting, unless that is the journal. */
+void daemon_echo_start(void)
+{
+	if (!stderr_is_journal())
+		log_echo_stderr(true);
 }
 
 /* daemon_write_pid_file - PATH gets our process id. */

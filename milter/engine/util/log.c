@@ -19,6 +19,7 @@
 static const char *log_ident = "milter-delegate";
 static enum log_target log_target = LOG_TO_STDERR;
 static atomic_int log_max_level = LOG_INFO;
+static atomic_bool log_echo = false;
 
 static const struct {
 	const char *name;
@@ -44,45 +45,61 @@ void log_set_level(int max_level)
 	atomic_store(&log_max_level, max_level);
 }
 
+/* log_echo_stderr - also write syslog lines to stderr, or stop doing so. */
+void log_echo_stderr(bool on)
+{
+	atomic_store(&log_echo, on);
+}
+
 /* log_enabled - would a message at LEVEL be written? */
 bool log_enabled(int level)
 {
 	return level <= atomic_load(&log_max_level);
 }
 
+/* write_stderr - one whole line "TIME IDENT[PID]: LEVEL: TEXT" to stderr. */
+static void write_stderr(int level, const char *fmt, va_list ap)
+{
+	char line[2048];
+	struct timespec now;
+	struct tm tm;
+	size_t n;
+	int len;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	localtime_r(&now.tv_sec, &tm);
+	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+	len = snprintf(line + n, sizeof(line) - n, ".%03ld %s[%d]: %s: ",
+		       now.tv_nsec / 1000000, log_ident, (int)getpid(), log_level_name(level));
+	n += len > 0 ? (size_t)len : 0;
+	if (n < sizeof(line) - 1) {
+		len = vsnprintf(line + n, sizeof(line) - 1 - n, fmt, ap);
+		if (len > 0)
+			n += (size_t)len < sizeof(line) - 1 - n ? (size_t)len : sizeof(line) - 2 - n;
+	}
+	line[n++] = '\n';
+	if (write(STDERR_FILENO, line, n) < 0) {
+		/* Nowhere left to report a failing stderr. */
+	}
+}
+
 /* log_msg - write one line at LEVEL. */
 void log_msg(int level, const char *fmt, ...)
 {
-	va_list ap;
+	va_list ap, echo;
 
 	if (!log_enabled(level))
 		return;
 	va_start(ap, fmt);
 	if (log_target == LOG_TO_SYSLOG) {
+		if (atomic_load(&log_echo)) {
+			va_copy(echo, ap);
+			write_stderr(level, fmt, echo);
+			va_end(echo);
+		}
 		vsyslog(level, fmt, ap);
 	} else {
-		char line[2048];
-		struct timespec now;
-		struct tm tm;
-		size_t n;
-		int len;
-
-		clock_gettime(CLOCK_REALTIME, &now);
-		localtime_r(&now.tv_sec, &tm);
-		n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-		len = snprintf(line + n, sizeof(line) - n, ".%03ld %s[%d]: %s: ",
-			       now.tv_nsec / 1000000, log_ident, (int)getpid(),
-			       log_level_name(level));
-		n += len > 0 ? (size_t)len : 0;
-		if (n < sizeof(line) - 1) {
-			len = vsnprintf(line + n, sizeof(line) - 1 - n, fmt, ap);
-			if (len > 0)
-				n += (size_t)len < sizeof(line) - 1 - n ? (size_t)len : sizeof(line) - 2 - n;
-		}
-		line[n++] = '\n';
-		if (write(STDERR_FILENO, line, n) < 0) {
-			/* Nowhere left to report a failing stderr. */
-		}
+		write_stderr(level, fmt, ap);
 	}
 	va_end(ap);
 }

@@ -22,6 +22,13 @@ void log_open(const char *ident, enum log_target target, int max_level);
 /* log_set_level - change the most verbose level kept (SIGHUP, tests). */
 void log_set_level(int max_level);
 
+/*
+ * log_echo_stderr - with the syslog target, also write each line to stderr
+ * (ON), or stop (OFF). A daemon echoes while it starts, so that a failed start
+ * in the background still prints its reason on the terminal.
+ */
+void log_echo_stderr(bool on);
+
 /* log_enabled - would a message at LEVEL be written? */
 bool log_enabled(int level);
 
