@@ -58,6 +58,7 @@ bool log_enabled(int level)
 }
 
 /* write_stderr - one whole line "TIME IDENT[PID]: LEVEL: TEXT" to stderr. */
+__attribute__((format(printf, 2, 0)))
 static void write_stderr(int level, const char *fmt, va_list ap)
 {
 	char line[2048];
