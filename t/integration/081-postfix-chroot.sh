@@ -33,6 +33,17 @@ like "$POSTFIX_EXTRA_MAIN_CF" "^smtpd_milters = unix:milter-delegate/milter.sock
 	"the snippet names the socket relative to the queue directory"
 eicar=$(eicar_string)
 
+# quarantined - print how many messages virus_q holds.
+quarantined() {
+	local files=("$quarantine"/virus_q/*.eml)
+	[[ -e ${files[0]} ]] && echo "${#files[@]}" || echo 0
+}
+
+# quarantined_more N - true once virus_q holds more than N messages.
+quarantined_more() {
+	(( $(quarantined) > $1 ))
+}
+
 # round CHROOT - start Postfix (POSTFIX_CHROOT=CHROOT) and the milter, send, stop.
 round() {
 	local mode=$1 what sock out file n
@@ -53,12 +64,11 @@ round() {
 	check "$what: ... and delivered with X-Virus-Scanned" \
 		grep -q "^X-Virus-Scanned: ClamAV using ClamSMTP" "${file:-/nonexistent}"
 
-	n=$(ls "$quarantine/virus_q/"*.eml 2>/dev/null | wc -l)
+	n=$(quarantined)
 	swaks --server 127.0.0.1 --port "$POSTFIX_PORT" --from a@example.com --to b@example.net \
 		--h-Subject "eicar-$mode" --attach - --timeout 60 <<<"$eicar" >/dev/null 2>&1
-	wait_until 20 test "$(ls "$quarantine/virus_q/"*.eml 2>/dev/null | wc -l)" -gt "$n"
-	check "$what: EICAR lands in virus_q" \
-		test "$(ls "$quarantine/virus_q/"*.eml 2>/dev/null | wc -l)" -gt "$n"
+	wait_until 20 quarantined_more "$n"
+	check "$what: EICAR lands in virus_q" quarantined_more "$n"
 
 	printf 'Subject: sendmail-%s\n\nSubmitted with sendmail(1).\n' "$mode" |
 		sendmail -C "$POSTFIX_DIR" -f a@example.com b@example.net 2>/dev/null
