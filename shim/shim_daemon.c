@@ -173,14 +173,8 @@ static bool prepare(const struct shim_options *o)
 {
 	struct load_errors errs = { 0 };
 	struct policy *p = policy_store_current();
-	bool ok = shim_daemon_check(o, p, DAEMON_PREPARE, &errs);
+	bool ok = daemon_check_report(&errs, shim_daemon_check(o, p, DAEMON_PREPARE, &errs));
 
-	for (size_t i = 0; i < errs.count; i++)
-		log_msg(LOG_ERR, "%s", errs.items[i]);
-	if (!ok)
-		log_msg(LOG_ERR, "start-up failed: %zu error%s", errs.count,
-			errs.count == 1 ? "" : "s");
-	load_errors_free(&errs);
 	policy_unref(p);
 	return ok;
 }

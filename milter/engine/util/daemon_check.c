@@ -265,3 +265,15 @@ bool daemon_check_file_folder(const char *path, const struct folder_spec *spec,
 	leaf.parents = false;
 	return daemon_check_folder(dir, &leaf, u, mode, errs);
 }
+
+/* daemon_check_report - log the errors of a start-up check and its summary. */
+bool daemon_check_report(struct load_errors *errs, bool ok)
+{
+	for (size_t i = 0; i < errs->count; i++)
+		log_msg(LOG_ERR, "%s", errs->items[i]);
+	if (!ok)
+		log_msg(LOG_ERR, "start-up failed: %zu error%s", errs->count,
+			errs->count == 1 ? "" : "s");
+	load_errors_free(errs);
+	return ok;
+}

@@ -86,4 +86,10 @@ bool daemon_check_file_folder(const char *path, const struct folder_spec *spec,
 			      const struct run_as *u, enum daemon_check_mode mode,
 			      struct load_errors *errs);
 
+/*
+ * daemon_check_report - log every error in ERRS and, when OK is false, the
+ * summary "start-up failed: N errors"; frees ERRS' items. Returns OK.
+ */
+bool daemon_check_report(struct load_errors *errs, bool ok);
+
 #endif
