@@ -18,6 +18,7 @@
 #include "shim_deliver.h"
 #include "shim_edit.h"
 #include "spool.h"
+#include "xalloc.h"
 
 #define SMTP_IDLE_CONNECTIONS 8
 
@@ -50,10 +51,9 @@ static bool maildir_prepare(const char *dir, char *err, size_t errlen)
 /* shim_nexthop_new - the SMTP client or the Maildir of CFG. */
 struct shim_nexthop *shim_nexthop_new(const struct shim_config *cfg, char *err, size_t errlen)
 {
-	struct shim_nexthop *nh = calloc(1, sizeof(*nh));
+	struct shim_nexthop *nh = xcalloc(1, sizeof(*nh));
 
-	if (!nh || !(nh->hostname = strdup(cfg->hostname)))
-		abort();
+	nh->hostname = xstrdup(cfg->hostname);
 	nh->kind = cfg->nexthop;
 	if (nh->kind == NEXTHOP_SMTP) {
 		nh->timeout_ms = cfg->smtp_timeout_ms > 0xffffffffu ? 0xffffffffu
@@ -65,8 +65,7 @@ struct shim_nexthop *shim_nexthop_new(const struct shim_config *cfg, char *err, 
 			 cfg->smtp.port);
 		return nh;
 	}
-	if (!(nh->maildir = strdup(cfg->maildir)))
-		abort();
+	nh->maildir = xstrdup(cfg->maildir);
 	snprintf(nh->description, sizeof(nh->description), "maildir %s", cfg->maildir);
 	if (!maildir_prepare(nh->maildir, err, errlen)) {
 		shim_nexthop_free(nh);
@@ -279,9 +278,7 @@ static bool deliver_maildir(struct shim_nexthop *nh, const struct shim_delivery 
 	maildir_name(nh, d->queue_id, name, sizeof(name));
 	snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", nh->maildir);
 	snprintf(newdir, sizeof(newdir), "%s/new", nh->maildir);
-	if (asprintf(&fill.prefix, "Return-Path: <%s>\r\n%s", d->sender,
-		     d->prefix ? d->prefix : "") < 0)
-		abort();
+	fill.prefix = xasprintf("Return-Path: <%s>\r\n%s", d->sender, d->prefix ? d->prefix : "");
 	ok = spool_publish(newdir, name, tmpdir, fill_maildir, &fill, detail, len);
 	free(fill.prefix);
 	if (ok)

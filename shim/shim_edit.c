@@ -191,10 +191,8 @@ static bool block_read(FILE *in, struct block *b, char *err, size_t errlen)
 static char *format_field(const char *name, const char *value, size_t *len)
 {
 	size_t cap = strlen(name) + 2 * strlen(value) + 8, n;
-	char *raw = malloc(cap);
+	char *raw = xmalloc(cap);
 
-	if (!raw)
-		abort();
 	n = (size_t)snprintf(raw, cap, "%s: ", name);
 	for (const char *p = value; *p; p++) {
 		if (*p == '\r')
@@ -292,12 +290,10 @@ static bool copy_rest(FILE *in, struct writer *w)
 /* shim_edit_copy - IN to REQ's output with its prefix and edits. */
 bool shim_edit_copy(FILE *in, const struct shim_edit_request *req, char *err, size_t errlen)
 {
-	struct writer *w = calloc(1, sizeof(*w));
+	struct writer *w = xcalloc(1, sizeof(*w));
 	struct block b = { 0 };
 	bool ok;
 
-	if (!w)
-		abort();
 	w->write = req->write;
 	w->write_arg = req->write_arg;
 	w->lf_only = req->lf_only;

@@ -7,6 +7,7 @@
 
 #include "msg_text.h"
 #include "shim_message.h"
+#include "xalloc.h"
 
 /* A field or line is kept up to just past the header limit: enough to be refused. */
 #define FIELD_KEEP_MAX (MSG_HEADER_MAX_BYTES + 1)
@@ -16,11 +17,7 @@ static void buf_append(char **buf, size_t *len, size_t *cap, const char *data, s
 {
 	if (*len + n + 1 > *cap) {
 		size_t want = (*len + n + 1) * 2;
-		char *grown = realloc(*buf, want);
-
-		if (!grown)
-			abort();
-		*buf = grown;
+		*buf = xrealloc(*buf, want);
 		*cap = want;
 	}
 	memcpy(*buf + *len, data, n);

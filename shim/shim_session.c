@@ -18,6 +18,7 @@
 #include "shim_message.h"
 #include "shim_session.h"
 #include "txn_log.h"
+#include "xalloc.h"
 
 struct session {
 	struct shim_runtime *rt;        /* borrowed */
@@ -84,11 +85,10 @@ static char *received_field(const struct session *s)
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
 	if (txn_rcpt_count(s->t) == 1)
 		snprintf(rcpt, sizeof(rcpt), "\r\n\tfor <%s>", txn_rcpt_at(s->t, 0));
-	if (asprintf(&field, "Received: from %s (%s [%s])\r\n\tby %s (delegate-shim) with %s id %s%s;"
-		     " %s\r\n", *s->helo ? s->helo : "unknown", *s->client_name ? s->client_name : "unknown",
-		     s->peer.addr, s->rt->cfg->hostname, s->extended ? "ESMTP" : "SMTP", s->qid, rcpt,
-		     date) < 0)
-		abort();
+	field = xasprintf("Received: from %s (%s [%s])\r\n\tby %s (delegate-shim) with %s id %s%s;"
+			  " %s\r\n", *s->helo ? s->helo : "unknown",
+			  *s->client_name ? s->client_name : "unknown", s->peer.addr, s->rt->cfg->hostname,
+			  s->extended ? "ESMTP" : "SMTP", s->qid, rcpt, date);
 	return field;
 }
 
@@ -142,8 +142,7 @@ static void *on_open(void *arg, const struct smtp_peer *peer, struct smtp_reply 
 			       rt->cfg->hostname);
 		return NULL;
 	}
-	if (!(s = calloc(1, sizeof(*s))))
-		abort();
+	s = xcalloc(1, sizeof(*s));
 	s->rt = rt;
 	s->peer = *peer;
 	client_name(s, p);
@@ -263,8 +262,8 @@ static FILE *open_delivered(struct session *s)
 static void deliver(struct session *s, struct verdict v, struct smtp_reply *r)
 {
 	size_t n = txn_edit_count(s->t), rcpts = txn_rcpt_count(s->t);
-	const struct header_edit **edits = calloc(n ? n : 1, sizeof(*edits));
-	const char **rcpt = calloc(rcpts ? rcpts : 1, sizeof(*rcpt));
+	const struct header_edit **edits = xcalloc(n, sizeof(*edits));
+	const char **rcpt = xcalloc(rcpts, sizeof(*rcpt));
 	char *received = received_field(s), outcome[3400];
 	struct shim_delivery d = {
 		.message = open_delivered(s), .sender = txn_sender(s->t), .rcpts = rcpt,
@@ -273,8 +272,6 @@ static void deliver(struct session *s, struct verdict v, struct smtp_reply *r)
 	};
 	struct delivery_result res;
 
-	if (!edits || !rcpt)
-		abort();
 	for (size_t i = 0; i < n; i++)
 		edits[i] = txn_edit(s->t, i);
 	for (size_t i = 0; i < rcpts; i++)

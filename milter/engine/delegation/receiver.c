@@ -29,6 +29,7 @@
 #include "receiver.h"
 #include "smtp_server.h"
 #include "spool.h"
+#include "xalloc.h"
 
 #define RECEIVER_MAX_SIZE (1024ULL * 1024 * 1024)  /* beyond any sane copy */
 #define ID_VALUE_MAX 128                /* far longer than any id of ours */
@@ -71,11 +72,9 @@ static void discard_spool(struct receiver_session *rs)
 /* session_open - a delegate connected. */
 static void *session_open(void *arg, const struct smtp_peer *peer, struct smtp_reply *banner)
 {
-	struct receiver_session *rs = calloc(1, sizeof(*rs));
+	struct receiver_session *rs = xcalloc(1, sizeof(*rs));
 
 	(void)banner;
-	if (!rs)
-		abort();
 	rs->receiver = arg;
 	rs->peer = *peer;
 	return rs;
@@ -306,8 +305,8 @@ struct receiver *receiver_start(const struct endpoint *addr, bool allow_public,
 			 "to allow it)", addr->host, addr->port);
 		return NULL;
 	}
-	if (!(r = calloc(1, sizeof(*r))) || !(r->spool_dir = strdup(spool_dir)))
-		abort();
+	r = xcalloc(1, sizeof(*r));
+	r->spool_dir = xstrdup(spool_dir);
 	r->table = table;
 	if (!(r->server = smtp_server_start(&cfg, &receiver_handlers, r, err, errlen))) {
 		free(r->spool_dir);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "spool.h"
+#include "xalloc.h"
 
 #define COPY_CHUNK 65536
 
@@ -27,16 +28,6 @@ struct spool {
 	bool failed;
 	char error[512];
 };
-
-/* xstrdup_or_die - strdup that aborts when out of memory. */
-static char *xstrdup_or_die(const char *s)
-{
-	char *copy = strdup(s);
-
-	if (!copy)
-		abort();
-	return copy;
-}
 
 /* fail - note the first failure of S with errno's reason. */
 static void fail(struct spool *s, const char *what, const char *path)
@@ -55,8 +46,7 @@ static bool to_file(struct spool *s)
 	char *path;
 	int fd;
 
-	if (asprintf(&path, "%s/%s.XXXXXX", s->dir, s->prefix) < 0)
-		abort();
+	path = xasprintf("%s/%s.XXXXXX", s->dir, s->prefix);
 	if ((fd = mkostemp(path, O_CLOEXEC)) < 0 || !(s->file = fdopen(fd, "w"))) {
 		fail(s, "create a", fd >= 0 ? path : s->dir);
 		if (fd >= 0) {
@@ -82,12 +72,10 @@ static bool to_file(struct spool *s)
 /* spool_new - an empty spool. */
 struct spool *spool_new(const char *dir, const char *prefix, size_t mem_max)
 {
-	struct spool *s = calloc(1, sizeof(*s));
+	struct spool *s = xcalloc(1, sizeof(*s));
 
-	if (!s)
-		abort();
-	s->dir = xstrdup_or_die(dir);
-	s->prefix = xstrdup_or_die(prefix);
+	s->dir = xstrdup(dir);
+	s->prefix = xstrdup(prefix);
 	s->mem_max = mem_max;
 	if (mem_max == 0)
 		to_file(s);
@@ -102,8 +90,7 @@ static void mem_append(struct spool *s, const void *data, size_t len)
 
 		while (cap < s->mem_len + len)
 			cap *= 2;
-		if (!(s->mem = realloc(s->mem, cap)))
-			abort();
+		s->mem = xrealloc(s->mem, cap);
 		s->mem_cap = cap;
 	}
 	memcpy(s->mem + s->mem_len, data, len);
@@ -243,12 +230,10 @@ bool spool_write_fd(int fd, const void *data, size_t len)
 bool spool_copy_file(const char *path, int fd)
 {
 	int in = open(path, O_RDONLY | O_CLOEXEC);
-	char *buf = malloc(COPY_CHUNK);
+	char *buf = xmalloc(COPY_CHUNK);
 	ssize_t n = 0;
 	bool ok = in >= 0;
 
-	if (!buf)
-		abort();
 	while (ok && (n = read(in, buf, COPY_CHUNK)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -283,22 +268,6 @@ static bool sync_dir(const char *dir)
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	return fd >= 0 && sync_close(fd);
-}
-
-/* xasprintf - asprintf that aborts when out of memory. */
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		abort();
-	return s;
 }
 
 /* publish_file - fill, fsync and rename TMP to FINAL; false with ERR. */

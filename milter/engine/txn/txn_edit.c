@@ -9,6 +9,7 @@
 
 #include "policy_load_ctx.h"    /* xstrdup */
 #include "txn_int.h"
+#include "xalloc.h"
 
 /* edit_list_free - release the edits of L. */
 void edit_list_free(struct edit_list *l)
@@ -28,13 +29,8 @@ static void edit_push(struct edit_list *l, enum header_edit_op op, const char *n
 {
 	if (l->count == l->capacity) {
 		size_t cap = l->capacity ? l->capacity * 2 : 8;
-		struct header_edit *grown = realloc(l->items, cap * sizeof(*grown));
-		bool *marks = grown ? realloc(l->imported, cap * sizeof(*marks)) : NULL;
-
-		if (!grown || !marks)
-			abort();
-		l->items = grown;
-		l->imported = marks;
+		l->items = xreallocarray(l->items, cap, sizeof(*l->items));
+		l->imported = xreallocarray(l->imported, cap, sizeof(*l->imported));
 		l->capacity = cap;
 	}
 	l->imported[l->count] = imported;

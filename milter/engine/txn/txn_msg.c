@@ -18,6 +18,7 @@
 #include "log.h"
 #include "policy_load_ctx.h"    /* xstrdup, xcalloc */
 #include "txn_int.h"
+#include "xalloc.h"
 
 /* txn_msg_new - an empty message; its trail starts with the connection's. */
 struct txn_msg *txn_msg_new(const struct txn *t)
@@ -213,11 +214,7 @@ void txn_rcpt_add(struct txn_msg *m, const char *recipient)
 {
 	if (m->rcpt_count == m->rcpt_capacity) {
 		size_t cap = m->rcpt_capacity ? m->rcpt_capacity * 2 : 4;
-		char **grown = realloc(m->rcpts, cap * sizeof(*grown));
-
-		if (!grown)
-			abort();
-		m->rcpts = grown;
+		m->rcpts = xreallocarray(m->rcpts, cap, sizeof(*m->rcpts));
 		m->rcpt_capacity = cap;
 	}
 	m->rcpts[m->rcpt_count++] = xstrdup(recipient);
