@@ -49,7 +49,9 @@ static void test_shim_line_is_the_milter_line_plus_its_next_hop(void **state)
 	char milter[1024], shim[1024], want[1100];
 
 	txn_log_format(t, v, NULL, milter, sizeof(milter));
-	txn_log_format(t, v, "nexthop=\"smtp 127.0.0.1:10030\" status=sent", shim, sizeof(shim));
+	txn_log_format(t, v, (const struct txn_log_field[]){
+		{ "nexthop", "smtp 127.0.0.1:10030", true }, { "status", "sent", false },
+		{ NULL, NULL, false } }, shim, sizeof(shim));
 	snprintf(want, sizeof(want), "%s nexthop=\"smtp 127.0.0.1:10030\" status=sent", milter);
 	assert_string_equal(shim, want);
 	txn_free(t);

@@ -22,6 +22,8 @@
 #include "match.h"
 #include "netaddr.h"     /* struct endpoint */
 
+struct metrics_series;
+
 /* The points where a milter (or the shim) can decide, in dialogue order. */
 enum stage {
 	STAGE_CONNECT,
@@ -172,6 +174,7 @@ struct rule {
 	struct action_list then;
 	struct action_list otherwise;   /* "else" */
 	unsigned line;                  /* source line, for logs */
+	struct metrics_series *metrics; /* its hits (metrics.h), set by policy_store; NULL: none */
 };
 
 enum service_type { SERVICE_SMTP };
@@ -184,6 +187,7 @@ struct service {
 	uint64_t grace_ms;              /* 2xx answer but no copy: wait this long */
 	struct endpoint receiver;
 	bool receiver_public;           /* binding a non-loopback address was asked for */
+	struct metrics_series *metrics; /* its delegations (metrics.h), set by policy_store */
 };
 
 struct policy_settings {

@@ -111,6 +111,8 @@ bool quarantine_store(void *arg, struct txn *t, const struct action *a, const ch
 
 		snprintf(eml, sizeof(eml), "%s/%s.eml", dir, id);
 		unlink(eml);
+	} else {
+		txn_set_quarantine_id(t, id);   /* for the log line (txn_log.h) */
 	}
 	return ok;
 }

@@ -209,6 +209,10 @@ size_t txn_edit_count(const struct txn *t);
 const struct header_edit *txn_edit(const struct txn *t, size_t i);
 uint64_t txn_delegation_ms(const struct txn *t);        /* total time in delegations */
 const char *txn_trail(const struct txn *t);             /* "rule=action ..." for logs */
+const char *txn_quarantine_id(const struct txn *t);     /* NULL: not quarantined */
+
+/* txn_set_quarantine_id - the quarantine store kept the current message as ID (copied). */
+void txn_set_quarantine_id(struct txn *t, const char *id);
 
 /*
  * What the front end delivers at end of message, after a verdict that lets

@@ -60,6 +60,7 @@ struct txn_msg {
 
 	char trail[TXN_TRAIL_MAX];      /* the connection's trail, then the message's */
 	size_t trail_len;
+	char *quarantine_id;            /* the quarantine store's id of its copy, or NULL */
 };
 
 /* One connection. */

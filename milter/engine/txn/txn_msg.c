@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "policy_load_ctx.h"    /* xstrdup, xcalloc */
+#include "metrics.h"
 #include "txn_int.h"
 #include "xalloc.h"
 
@@ -35,8 +36,11 @@ void txn_msg_free(struct txn_msg *m)
 {
 	if (!m)
 		return;
+	if (m->text)
+		metrics_gauge_add(M_MESSAGES_SPOOLING, -1);
 	spool_free(m->text);
 	txn_msg_free_copies(m);
+	free(m->quarantine_id);
 	free(m->sender);
 	free(m->auth_user);
 	for (size_t i = 0; i < m->rcpt_count; i++)
@@ -86,6 +90,7 @@ static void text_put(struct txn *t, struct txn_msg *m, const char *data, size_t 
 		if (!t->keep_messages && !wanted_by_policy(t))
 			return;         /* nothing will ever read it */
 		m->text = spool_new(t->policy->settings.spool_dir, "md", SPOOL_MEMORY_MAX);
+		metrics_gauge_add(M_MESSAGES_SPOOLING, 1);
 	}
 	if (!spool_write(m->text, data, len) && !m->text_logged) {
 		log_msg(LOG_ERR, "%s: %s", txn_log_id(t), spool_error(m->text));
@@ -156,6 +161,8 @@ bool txn_text_end_headers(struct txn *t, bool keep)
 	struct txn_msg *m = txn_msg(t);
 
 	if (!keep) {
+		if (m->text)
+			metrics_gauge_add(M_MESSAGES_SPOOLING, -1);
 		spool_free(m->text);
 		m->text = NULL;
 		return true;
