@@ -130,11 +130,11 @@ static struct MHD_Daemon *start_daemon(const struct endpoint *ep)
 	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
 			     (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 			     (uint16_t)ep->port, NULL, NULL, answer, NULL,
+			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,    /* first, as MHD wants */
 			     MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_HTTP_CONNECTIONS,
 			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_HTTP_MEMORY,
 			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_HTTP_TIMEOUT_S,
-			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 			     MHD_OPTION_END);
 	freeaddrinfo(ai);
 	return d;
@@ -153,7 +153,7 @@ struct metrics_http *metrics_http_start(const char *spec, bool allow_public)
 	}
 	h = xcalloc(1, sizeof(*h));
 	if (!(h->daemon = start_daemon(&ep))) {
-		log_msg(LOG_ERR, "cannot listen for metrics on %s (-M): see the message before",
+		log_msg(LOG_ERR, "cannot listen for metrics on %s (-M): the line before says why",
 			spec);
 		free(ep.host);
 		free(h);
