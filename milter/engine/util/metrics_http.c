@@ -135,6 +135,7 @@ static struct MHD_Daemon *start_daemon(const struct endpoint *ep)
 			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_HTTP_CONNECTIONS,
 			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_HTTP_MEMORY,
 			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_HTTP_TIMEOUT_S,
+			     MHD_OPTION_STRICT_FOR_CLIENT, 1,     /* e.g. HTTP/1.1 needs Host */
 			     MHD_OPTION_END);
 	freeaddrinfo(ai);
 	return d;
