@@ -329,6 +329,7 @@ static void on_data_end(void *ctx, bool oversize, struct smtp_reply *r)
 		smtp_reply_set(r, 552, "5.3.4 Message size exceeds fixed limit");
 		log_msg(LOG_INFO, "%s: client=%s from=<%s> verdict=reject reply=552 (too large)",
 			log_id(s), s->peer.addr, txn_sender(s->t));
+		metrics_count_message(MV_REJECT, STAGE_EOM);
 		end_message(s);
 		return;
 	}
