@@ -11,6 +11,7 @@
 #   1   -> Postfix -> sink, no milter                      reference for 2, 4
 #   2u  -> Postfix + milter-delegate, 20 rules, no delegation, unix socket
 #   2i  the same over an inet socket
+#   2m  row 2u with metrics on (-M) and /metrics scraped every second
 #   3u  -> Postfix + milter-delegate, reference antivirus policy
 #          (policies/default.json: delegate to clamsmtpd + clamd), unix
 #   3i  the same over an inet socket
@@ -63,6 +64,7 @@ BENCH_POSTFIX_EXTRA="message_size_limit = 209715200
 default_process_limit = 200"
 
 . "$MD_TOP/t/lib/peers.sh"
+. "$MD_TOP/t/lib/metrics.sh"      # metrics_scrape, for row 2m
 . "$MD_TOP/bench/lib.sh"
 
 for cmd in postfix smtp-source smtp-sink clamd clamsmtpd clamav-milter jq cc; do
@@ -145,6 +147,19 @@ md_row() {
 	bench_stop_sut
 	cp "$SUT_LOG" "$PEERS_DIR/rows/$id/" 2>/dev/null
 	SUT_LOG=
+}
+
+# metrics_row ID NAME KIND POLICY CHECK - md_row with -M PORT and a scrape of
+# /metrics every second while the row runs (row 2m; reference: row 2u).
+metrics_row() {
+	local port scraper
+	row_wanted "$1" || return 0
+	port=$(free_port)
+	( while sleep 1; do metrics_scrape "$port" >/dev/null 2>&1; done ) &
+	scraper=$!
+	peers_track "$scraper"
+	MD_EXTRA_ARGS="-M $port" md_row "$@"
+	stop_pid "$scraper"
 }
 
 # clamav_milter_row ID NAME KIND - a Postfix + clamav-milter row.
@@ -354,6 +369,8 @@ if row_wanted 1; then
 fi
 md_row 2u "Postfix + milter-delegate, 20 rules, no delegation (unix)" unix \
 	"$(rules20_policy rules20-u)" X-Policy-Checked
+metrics_row 2m "Postfix + milter-delegate, 20 rules, no delegation (unix), metrics on" unix \
+	"$(rules20_policy rules20-m)" X-Policy-Checked
 md_row 2i "Postfix + milter-delegate, 20 rules, no delegation (inet)" inet \
 	"$(rules20_policy rules20-i)" X-Policy-Checked
 md_row 3u "Postfix + milter-delegate -> clamsmtpd + clamd, reference policy (unix)" unix \
@@ -376,7 +393,7 @@ huge_message
 # ---- report --------------------------------------------------------------
 
 rows_json=$(printf '%s\n' "${BENCH_ROWS[@]}" | jq -cs '
-	def ref($id): if ($id | test("^[24]")) then "1"
+	def ref($id): if $id == "2m" then "2u" elif ($id | test("^[24]")) then "1"
 		elif ($id | test("^(3|6b)")) then "5"
 		elif $id == "6a" then "1" elif $id == "1" then "0" else null end;
 	(map({key: .id, value: .msgs_per_s}) | from_entries) as $rate

@@ -51,6 +51,7 @@ bool metrics_http_check(const char *spec, bool allow_public, struct load_errors 
 }
 
 /* mhd_log - libmicrohttpd's messages into our log. */
+__attribute__((format(printf, 2, 0)))
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char text[512];
