@@ -111,7 +111,7 @@ static void test_gauges_move_both_ways_and_read_sources(void **state)
 static void test_nexthop_family_only_for_the_shim(void **state)
 {
 	(void)state;
-	assert_int_equal(value(M("nexthop_deliveries_total{outcome=\"sent\"}")), -1);
+	assert_true(value(M("nexthop_deliveries_total{outcome=\"sent\"}")) < 0);     /* absent */
 	metrics_enable(METRICS_NEXTHOP);
 	metrics_observe(metrics_nexthop_latency(), 20);
 	assert_int_equal(value(M("nexthop_deliveries_total{outcome=\"sent\"}")), 0);
