@@ -77,6 +77,8 @@ milter_spec() {
 	if [[ $1 == unix ]]; then
 		mkdir -p "$PEERS_DIR/sock"
 		chmod 755 "$PEERS_DIR/sock"
+		# The milter runs as postfix (-u) and removes its socket at stop: the folder is its.
+		chown postfix "$PEERS_DIR/sock"
 		echo "unix:$PEERS_DIR/sock/$2.sock"
 	else
 		echo "inet:$(free_port)@127.0.0.1"
