@@ -193,6 +193,23 @@ static void test_store_binds_rules_and_services_and_counts_what_ran(void **state
 	policy_store_shutdown();
 }
 
+static void test_a_connect_decision_counts_once_per_connection(void **state)
+{
+	struct policy *p = policy_with(*state, "\"connect\":[{\"name\":\"go away\",\"then\":"
+				       "\"reject\"}]");
+	struct txn *t = txn_new(p, &fake_env);
+	const char *series = M("messages_total{verdict=\"reject\",stage=\"connect\"}");
+	double before = value(series);
+
+	txn_log_message(t, txn_connect(t, NULL, "192.0.2.9"), NULL);
+	txn_log_message(t, feed_message(t, "a@b.c", "r@d.e"), NULL);   /* refused again */
+	txn_reset_message(t, NULL);
+	txn_log_message(t, feed_message(t, "a@b.c", "r@d.e"), NULL);
+	assert_int_equal(value(series), before + 1);
+	txn_free(t);
+	policy_unref(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -205,6 +222,8 @@ int main(void)
 		cmocka_unit_test(test_gauges_move_both_ways_and_read_sources),
 		cmocka_unit_test(test_nexthop_family_only_for_the_shim),
 		cmocka_unit_test_setup_teardown(test_store_binds_rules_and_services_and_counts_what_ran,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_connect_decision_counts_once_per_connection,
 						setup, teardown),
 	};
 

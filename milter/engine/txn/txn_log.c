@@ -109,8 +109,8 @@ json_t *txn_log_json(const struct txn *t, struct verdict v, const struct txn_log
 	return o;
 }
 
-/* metric_verdict - the metrics' verdict label of V. */
-static enum metric_verdict metric_verdict(struct verdict v)
+/* txn_count_verdict - count V in the metrics' messages by verdict and stage. */
+void txn_count_verdict(struct verdict v)
 {
 	static const enum metric_verdict by_kind[] = {
 		[VERDICT_CONTINUE] = MV_ACCEPT, [VERDICT_ACCEPT] = MV_ACCEPT,
@@ -118,7 +118,7 @@ static enum metric_verdict metric_verdict(struct verdict v)
 		[VERDICT_DISCARD] = MV_DISCARD, [VERDICT_HOLD] = MV_HOLD,
 	};
 
-	return v.quarantine_reason ? MV_QUARANTINE : by_kind[v.kind];
+	metrics_count_message(v.quarantine_reason ? MV_QUARANTINE : by_kind[v.kind], v.stage);
 }
 
 /* txn_log_message - the count, then the line at LOG_INFO. */
@@ -127,7 +127,8 @@ void txn_log_message(const struct txn *t, struct verdict v, const struct txn_log
 	char line[LINE_MAX_BYTES];
 	json_t *fields;
 
-	metrics_count_message(metric_verdict(v), v.stage);
+	if (v.stage > STAGE_HELO)       /* connect and helo decisions: counted when made */
+		txn_count_verdict(v);
 	if (!log_enabled(LOG_INFO))
 		return;
 	txn_log_format(t, v, extra, line, sizeof(line));

@@ -21,7 +21,9 @@
  *
  * txn_log_message also counts the message in the metrics (metrics.h):
  * by verdict ("quarantine" when a quarantine decided; "continue", no rule
- * deciding, counts as "accept") and by the stage that decided.
+ * deciding, counts as "accept") and by the stage that decided. A decision
+ * at connect or helo, which holds for the whole connection, is counted
+ * once when it is made (txn.c), not again with each message it refuses.
  *
  * Reads the transaction only (it stays the caller's). Thread-safe.
  */
@@ -47,6 +49,9 @@ void txn_log_format(const struct txn *t, struct verdict v, const struct txn_log_
 
 /* txn_log_json - the JSON fields for that line (a new reference; the caller decrefs). */
 json_t *txn_log_json(const struct txn *t, struct verdict v, const struct txn_log_field *extra);
+
+/* txn_count_verdict - count V by verdict and stage (metrics.h). */
+void txn_count_verdict(struct verdict v);
 
 /* txn_log_message - count the message, log that line at LOG_INFO (text or JSON). */
 void txn_log_message(const struct txn *t, struct verdict v, const struct txn_log_field *extra);
