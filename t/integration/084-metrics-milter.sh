@@ -7,7 +7,9 @@
 # done, one refused) and the generation too. promtool accepts the output;
 # a malformed, an oversized, a POST and an unknown-path request get 4xx and
 # the milter keeps serving; every log line parses with jq and the
-# per-message ones carry the documented fields. A non-loopback -M is
+# per-message ones carry the documented fields. Copies sent to the receiver
+# by hand (no id, a malformed one, an unknown one, a replayed one, a late
+# one) move the receiver's counters by one each. A non-loopback -M is
 # refused without -A, and a taken port stops the start with the reason.
 
 . "$MD_TOP/t/lib/peers.sh"
@@ -58,7 +60,7 @@ like "$out" "Address already in use" "... and the starting command prints why"
 # 2. The milter with metrics and JSON logs, behind Postfix.
 metrics_port=$(free_port)
 milter_port=$(free_port)
-"$milter" -f -F json -c "$policy" -p "inet:$milter_port@127.0.0.1" -M "$metrics_port" >"$log" 2>&1 &
+"$milter" -f -F json -l debug -c "$policy" -p "inet:$milter_port@127.0.0.1" -M "$metrics_port" >"$log" 2>&1 &
 milter_pid=$!
 peers_track "$milter_pid"
 wait_port 127.0.0.1 "$milter_port" 10 || bail_out "milter did not start: $(tail -3 "$log")"
@@ -112,7 +114,30 @@ is "$(metrics_value "$PEERS_DIR/after.txt" "$m"'_delegations_waiting')" 0 "nothi
 is "$(metrics_value "$PEERS_DIR/after.txt" "$m"'_messages_spooling')" 0 "nothing is spooled now"
 metrics_promtool "$PEERS_DIR/after.txt" "promtool check metrics accepts the output"
 
-# 3. Reloads: one done, one refused.
+# 3. Copies to the receiver by hand: each refusal reason, a late copy.
+# to_receiver ID_FIELD - one message to the receiver (ID_FIELD "": none); prints swaks' transcript.
+to_receiver() {
+	swaks --server 127.0.0.1 --port "$recv_port" --from filter@example.com --to rcpt@example.net \
+		${1:+--header "$1"} --timeout 20 2>&1
+}
+ids=$(jq -r '.message | select(test("delegation id=")) | capture("id=(?<id>[0-9a-f]+)").id' "$log")
+first_id=$(head -1 <<<"$ids") last_id=$(tail -1 <<<"$ids")
+check "the debug log names the delegations' ids" test -n "$first_id" -a "$first_id" != "$last_id"
+like "$(to_receiver "")" "<\*\* +550 5.7.1" "a copy without an id: 550"
+like "$(to_receiver "X-Delegate-Id: not-an-id")" "<\*\* +550 5.7.1" "a malformed id: 550"
+like "$(to_receiver "X-Delegate-Id: 0123456789abcdef0123456789abcdef")" "<\*\* +550 5.7.1" \
+	"an unknown id: 550"
+like "$(to_receiver "X-Delegate-Id: $first_id")" "<\*\* +550 5.7.1" "a replayed id: 550"
+like "$(to_receiver "X-Delegate-Id: $last_id")" "<- +250 2.0.0 Ok: late copy dropped" \
+	"the id of the delegation that failed: a late copy, dropped"
+metrics_scrape "$metrics_port" >"$PEERS_DIR/receiver.txt"
+for reason in no_id malformed unknown replayed; do
+	is "$(metrics_value "$PEERS_DIR/receiver.txt" "$m"'_receiver_refusals_total{reason="'$reason'"}')" 1 \
+		"1 receiver refusal: $reason"
+done
+is "$(metrics_value "$PEERS_DIR/receiver.txt" "$m"'_late_copies_dropped_total')" 1 "1 late copy dropped"
+
+# 4. Reloads: one done, one refused.
 kill -HUP "$milter_pid"
 wait_until 5 grep -q "policy reloaded" "$log"
 cp "$policy" "$PEERS_DIR/good.json"
@@ -124,13 +149,13 @@ is "$(metrics_value "$PEERS_DIR/reload.txt" "$m"'_reloads_total{result="done"}')
 is "$(metrics_value "$PEERS_DIR/reload.txt" "$m"'_reloads_total{result="refused"}')" 1 "1 reload refused"
 is "$(metrics_value "$PEERS_DIR/reload.txt" "$m"'_policy_generation')" 2 "generation 2"
 
-# 4. Hostile requests: 4xx, and the milter still serves.
+# 5. Hostile requests: 4xx, and the milter still serves.
 metrics_http_checks "$metrics_port"
 check "the milter is still running" kill -0 "$milter_pid"
 metrics_scrape "$metrics_port" >/dev/null
 check "... and /metrics still answers" test $? -eq 0
 
-# 5. The JSON log: every line an object; per-message lines with their fields.
+# 6. The JSON log: every line an object; per-message lines with their fields.
 kill -TERM "$milter_pid"
 wait_until 10 pid_gone "$milter_pid"
 metrics_json_log_checks "$log" 6 "queue_id client from rcpts size delegation_ms rules verdict reply quarantine_id"
