@@ -18,8 +18,9 @@ set -euo pipefail
 
 build_packages=(gcc make pkg-config clang libclang-rt-14-dev libmilter-dev
 	libcurl4-openssl-dev libjansson-dev libcmocka-dev libmicrohttpd-dev)
-# make deb: debhelper, dpkg-buildpackage (dpkg-dev) and lintian.
-package_packages=(debhelper dpkg-dev lintian)
+# make deb: debhelper, dpkg-buildpackage (dpkg-dev) and lintian; 083 checks
+# the installed units with systemd-analyze verify (systemd, man-db).
+package_packages=(debhelper dpkg-dev lintian systemd man-db)
 peer_packages=(postfix clamav-daemon clamsmtp clamav-milter spampd spamassassin
 	miltertest swaks)
 # ps (t/lib/peers.sh, t/run-tests.sh); timeout, base64, od, md5sum: coreutils;
