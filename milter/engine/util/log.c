@@ -145,16 +145,15 @@ json_t *log_json_string(const char *s)
 	return j;
 }
 
-/* emit_json - FIELDS plus level, message TEXT (and time, program, pid on stderr), as one line. */
-static void emit_json(int level, const char *text, json_t *fields)
+/* json_line - FIELDS plus level and message TEXT (STAMPED: time, program, pid first), dumped; NULL if out of memory. */
+static char *json_line(int level, const char *text, json_t *fields, bool stamped)
 {
 	json_t *o = json_object();
 	char stamp[48], *line;
-	bool to_stderr = log_target == LOG_TO_STDERR || atomic_load(&log_echo);
 
 	if (!o)
-		return;
-	if (to_stderr) {
+		return NULL;
+	if (stamped) {
 		timestamp(stamp, sizeof(stamp));
 		json_object_set_new(o, "time", json_string(stamp));
 		json_object_set_new(o, "program", json_string(log_ident));
@@ -164,26 +163,28 @@ static void emit_json(int level, const char *text, json_t *fields)
 	json_object_set_new(o, "message", log_json_string(text));
 	if (fields)
 		json_object_update(o, fields);
-	if ((line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER))) {
-		if (to_stderr) {
-			size_t n = strlen(line);
-
-			line[n] = '\n';        /* json_dumps leaves room: n + 1 bytes with the NUL */
-			write_line(line, n + 1);
-			line[n] = '\0';
-		}
-		if (log_target == LOG_TO_SYSLOG) {
-			json_object_del(o, "time");
-			json_object_del(o, "program");
-			json_object_del(o, "pid");
-			free(line);
-			line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-			if (line)
-				syslog(level, "%s", line);
-		}
-	}
-	free(line);
+	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
+	return line;
+}
+
+/* emit_json - one JSON line: stamped on stderr (target or echo), without the stamp to syslog. */
+static void emit_json(int level, const char *text, json_t *fields)
+{
+	char *line;
+
+	if ((log_target == LOG_TO_STDERR || atomic_load(&log_echo)) &&
+	    (line = json_line(level, text, fields, true))) {
+		size_t n = strlen(line);
+
+		line[n] = '\n';        /* json_dumps leaves room: n + 1 bytes with the NUL */
+		write_line(line, n + 1);
+		free(line);
+	}
+	if (log_target == LOG_TO_SYSLOG && (line = json_line(level, text, fields, false))) {
+		syslog(level, "%s", line);
+		free(line);
+	}
 }
 
 /* log_record - FIELDS and TEXT as one JSON line, or TEXT alone in text format. */
