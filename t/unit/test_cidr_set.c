@@ -174,19 +174,19 @@ static uint32_t next(uint32_t *x)
 /* random_net - a network of either family with prefixes clustered where they overlap. */
 static void random_net(uint32_t *x, struct cidr *c)
 {
-	static const unsigned v4_prefixes[] = { 8, 12, 16, 20, 24, 28, 31, 32 };
-	static const unsigned v6_prefixes[] = { 16, 32, 48, 64, 96, 112, 127, 128 };
+	static const unsigned v4_prefixes[] = { 16, 20, 24, 28, 31, 32, 32, 32 };
+	static const unsigned v6_prefixes[] = { 48, 56, 64, 96, 112, 127, 128, 128 };
 	bool v6 = next(x) % 5 == 0;
 	char text[64];
 	const char *why;
-	uint32_t r = next(x);
+	uint32_t r = next(x), r2 = next(x);
 
 	if (v6)
-		snprintf(text, sizeof(text), "2001:db8:%x:%x::%x/%u", r & 0xf, (r >> 4) & 0xff,
-			 (r >> 12) & 0xffff, v6_prefixes[next(x) % 8]);
+		snprintf(text, sizeof(text), "2001:db8:%x:%x::%x/%u", r & 0x3ff, (r >> 10) & 0xff,
+			 r2 & 0xffff, v6_prefixes[next(x) % 8]);
 	else
-		snprintf(text, sizeof(text), "10.%u.%u.%u/%u", (r >> 8) & 0x3f, r & 0xff, (r >> 16) & 0xff,
-			 v4_prefixes[next(x) % 8]);
+		snprintf(text, sizeof(text), "%u.%u.%u.%u/%u", 10 + (r & 0x7), (r >> 3) & 0xff,
+			 (r >> 11) & 0xff, r2 & 0xff, v4_prefixes[next(x) % 8]);
 	assert_true(cidr_parse(text, c, &why));
 }
 
