@@ -106,11 +106,21 @@ static int cmp_v6(const void *a, const void *b)
 		(n) = out_; \
 	} while (0)
 
-/* cidr_set_seal - sort and merge both families. */
+/* SHRINK - give back the slack of array R (N used of CAP) after merging. */
+#define SHRINK(r, n, cap) do { \
+		if ((n) && (n) < (cap)) { \
+			(r) = xreallocarray((r), (n), sizeof(*(r))); \
+			(cap) = (n); \
+		} \
+	} while (0)
+
+/* cidr_set_seal - sort and merge both families, then trim the arrays. */
 void cidr_set_seal(struct cidr_set *s)
 {
 	MERGE(s->v4, s->v4_count, cmp_v4);
 	MERGE(s->v6, s->v6_count, cmp_v6);
+	SHRINK(s->v4, s->v4_count, s->v4_cap);
+	SHRINK(s->v6, s->v6_count, s->v6_cap);
 	s->sealed = true;
 }
 

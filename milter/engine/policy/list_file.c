@@ -97,6 +97,7 @@ int list_file_read(const char *path, list_entry_fn *each, void *arg, struct load
 	struct reader r = { .path = path, .errs = errs };
 	struct stat st;
 	char *text, *p, *end;
+	bool ended_line = true;     /* no line yet: a NUL would be on line 1 */
 
 	*entries = 0;
 	if (!file_acceptable(path, &st, why, whylen))
@@ -105,7 +106,7 @@ int list_file_read(const char *path, list_entry_fn *each, void *arg, struct load
 		snprintf(why, whylen, "cannot read list file %s: %s", path, strerror(errno));
 		return -1;
 	}
-	end = text + strlen(text);
+	end = text + strlen(text);          /* a NUL byte ends the text early */
 	for (p = text; p < end;) {
 		char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
@@ -113,12 +114,11 @@ int list_file_read(const char *path, list_entry_fn *each, void *arg, struct load
 		r.line++;
 		if (!one_line(&r, p, len, each, arg, entries))
 			break;
-		p += len + 1;
+		p += len + 1;   /* one_line may have written a NUL over the LF */
+		ended_line = nl != NULL;
 	}
 	if ((unsigned long long)(end - text) < (unsigned long long)st.st_size && p >= end) {
-		r.line = 1;     /* the NUL ends the text: its line is one past the last LF */
-		for (p = text; (p = memchr(p, '\n', (size_t)(end - p))); p++)
-			r.line++;
+		r.line += ended_line;      /* the NUL's line: this one, or the next after a LF */
 		line_error(&r, "NUL byte (expected text, one entry per line)");
 	}
 	if (r.bad > LIST_FILE_MAX_ERRORS)

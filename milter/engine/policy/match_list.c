@@ -58,6 +58,19 @@ bool match_list_add(struct matcher_list *l, enum match_kind kind, const char *pa
 	return true;
 }
 
+/* match_list_trim - trim the four string buffers and the regex array. */
+void match_list_trim(struct matcher_list *l)
+{
+	strset_trim(&l->equals);
+	strset_trim(&l->exact);
+	strset_trim(&l->domains);
+	strset_trim(&l->subdomains);
+	if (l->count && l->count < l->cap) {
+		l->items = xreallocarray(l->items, l->count, sizeof(*l->items));
+		l->cap = l->count;
+	}
+}
+
 /* match_list_test - the sets first (one probe each), then the regexes. */
 bool match_list_test(const struct matcher_list *l, const char *subject)
 {

@@ -50,6 +50,9 @@ void match_list_init(struct matcher_list *l);
 bool match_list_add(struct matcher_list *l, enum match_kind kind, const char *pattern,
 		    bool ignore_case, char *err, size_t errlen);
 
+/* match_list_trim - give back the slack of the growing buffers once every pattern is in. */
+void match_list_trim(struct matcher_list *l);
+
 /* match_list_test - does SUBJECT match any pattern? A NULL subject never does. */
 bool match_list_test(const struct matcher_list *l, const char *subject);
 

@@ -182,17 +182,18 @@ bool load_matchers(struct load_ctx *c, json_t *v, struct matcher_list *out)
 	bool ok = true;
 
 	match_list_init(out);
-	if (!json_is_array(v))
-		return load_one_matcher(c, v, out);
-	if (json_array_size(v) == 0) {
+	if (!json_is_array(v)) {
+		ok = load_one_matcher(c, v, out);
+	} else if (json_array_size(v) == 0) {
 		lctx_error(c, "expected a non-empty list of matchers");
-		return false;
+		ok = false;
 	}
-	for (size_t i = 0; i < json_array_size(v); i++) {
+	for (size_t i = 0; json_is_array(v) && i < json_array_size(v); i++) {
 		lctx_push_index(c, i);
 		ok = load_one_matcher(c, json_array_get(v, i), out) && ok;
 		lctx_pop(c);
 	}
+	match_list_trim(out);
 	return ok;
 }
 

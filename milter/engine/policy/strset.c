@@ -162,6 +162,15 @@ bool strset_has_suffix(const struct strset *s, const char *str, size_t len, char
 	return false;
 }
 
+/* strset_trim - shrink buf to what it holds. */
+void strset_trim(struct strset *s)
+{
+	if (s->used && s->used < s->bufcap) {
+		s->buf = xrealloc(s->buf, s->used);
+		s->bufcap = s->used;
+	}
+}
+
 /* strset_bytes - the table and the string buffer. */
 size_t strset_bytes(const struct strset *s)
 {

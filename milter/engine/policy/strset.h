@@ -56,6 +56,9 @@ bool strset_has(const struct strset *s, const char *str, size_t len);
  */
 bool strset_has_suffix(const struct strset *s, const char *str, size_t len, char mark);
 
+/* strset_trim - give back the slack of the string buffer once every string is in. */
+void strset_trim(struct strset *s);
+
 /* strset_bytes - memory the set holds (table and strings), for the reference's figures. */
 size_t strset_bytes(const struct strset *s);
 
