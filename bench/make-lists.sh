@@ -12,13 +12,14 @@ dir=${1:?usage: $0 DIR [N]}
 n=${2:-10000}
 mkdir -p "$dir" || exit 1
 
-# Networks: 4/5 IPv4 (/24, with a /16 and a host every 10th), 1/5 IPv6 /48.
+# Networks: 4/5 IPv4 (/24s that do not touch, a /16 and a host every 10th),
+# 1/5 IPv6 /64; little merges, so the set keeps about one range per entry.
 awk -v n="$n" 'BEGIN {
 	print "# bench: blocked networks (none holds 127.0.0.1)"
 	for (i = 0; i < n; i++) {
-		a = 11 + int(i / 65536) % 100; b = int(i / 256) % 256; c = i % 256
+		a = 11 + int(i / 32768) % 100; b = int(i / 128) % 256; c = (i % 128) * 2
 		if (i % 5 == 4)
-			printf "2001:db8:%x::/48\n", i
+			printf "2001:db8:%x:%x::/64\n", int(i / 65536), i % 65536
 		else if (i % 10 == 3)
 			printf "%d.%d.0.0/16\n", a + 100, b
 		else if (i % 10 == 7)
