@@ -162,8 +162,9 @@ static bool load_matcher_object(struct load_ctx *c, json_t *v, struct matcher_li
 }
 
 /* load_one_matcher - a string, a matcher object, or {"file": ...} of equals patterns. */
-static bool load_one_matcher(struct load_ctx *c, json_t *v, struct matcher_list *out)
+static bool load_one_matcher(struct load_ctx *c, json_t *v, void *list)
 {
+	struct matcher_list *out = list;
 	struct list_target t = { .match = out, .kind = MATCH_EQUALS, .ignore_case = true };
 
 	if (json_is_string(v) || is_file_ref(v))
@@ -176,36 +177,16 @@ static bool load_one_matcher(struct load_ctx *c, json_t *v, struct matcher_list 
 	return false;
 }
 
-/* load_matchers - one matcher or a non-empty array of them (any may match). */
-bool load_matchers(struct load_ctx *c, json_t *v, struct matcher_list *out)
-{
-	bool ok = true;
-
-	match_list_init(out);
-	if (!json_is_array(v)) {
-		ok = load_one_matcher(c, v, out);
-	} else if (json_array_size(v) == 0) {
-		lctx_error(c, "expected a non-empty list of matchers");
-		ok = false;
-	}
-	for (size_t i = 0; json_is_array(v) && i < json_array_size(v); i++) {
-		lctx_push_index(c, i);
-		ok = load_one_matcher(c, json_array_get(v, i), out) && ok;
-		lctx_pop(c);
-	}
-	match_list_trim(out);
-	return ok;
-}
-
 /* load_one_net - a CIDR string or {"file": ...} of networks, into SET. */
-static bool load_one_net(struct load_ctx *c, json_t *v, struct cidr_set *set)
+static bool load_one_net(struct load_ctx *c, json_t *v, void *list)
 {
+	struct cidr_set *set = list;
 	struct list_target t = { .nets = set };
 	char err[512];
 
 	if (is_file_ref(v))
 		return load_file_ref(c, v, &t);
-	if (!lctx_expect(c, v, JSON_STRING, "a network in CIDR notation"))
+	if (!lctx_expect(c, v, JSON_STRING, "a network in CIDR notation or {\"file\": PATH}"))
 		return false;
 	if (add_net(set, json_string_value(v), err, sizeof(err)))
 		return true;
@@ -213,23 +194,48 @@ static bool load_one_net(struct load_ctx *c, json_t *v, struct cidr_set *set)
 	return false;
 }
 
-/* load_networks - client_ip: one network, {"file": ...}, or a non-empty array of them. */
-bool load_networks(struct load_ctx *c, json_t *v, struct cidr_set *out)
+/*
+ * load_items - V is one item or a non-empty array of them (WHAT names them
+ * in the error); each goes to ONE with OUT. Every item is loaded, so every
+ * error is reported.
+ */
+static bool load_items(struct load_ctx *c, json_t *v, bool (*one)(struct load_ctx *, json_t *, void *),
+		       void *out, const char *what)
 {
 	bool ok = true;
 
-	cidr_set_init(out);
-	if (!json_is_array(v)) {
-		ok = load_one_net(c, v, out);
-	} else if (json_array_size(v) == 0) {
-		lctx_error(c, "expected a non-empty list of networks");
-		ok = false;
+	if (!json_is_array(v))
+		return one(c, v, out);
+	if (json_array_size(v) == 0) {
+		lctx_error(c, "expected a non-empty list of %s", what);
+		return false;
 	}
-	for (size_t i = 0; json_is_array(v) && i < json_array_size(v); i++) {
+	for (size_t i = 0; i < json_array_size(v); i++) {
 		lctx_push_index(c, i);
-		ok = load_one_net(c, json_array_get(v, i), out) && ok;
+		ok = one(c, json_array_get(v, i), out) && ok;
 		lctx_pop(c);
 	}
+	return ok;
+}
+
+/* load_matchers - one matcher or a non-empty array of them (any may match). */
+bool load_matchers(struct load_ctx *c, json_t *v, struct matcher_list *out)
+{
+	bool ok;
+
+	match_list_init(out);
+	ok = load_items(c, v, load_one_matcher, out, "matchers");
+	match_list_trim(out);
+	return ok;
+}
+
+/* load_networks - client_ip: one network, {"file": ...}, or a non-empty array of them. */
+bool load_networks(struct load_ctx *c, json_t *v, struct cidr_set *out)
+{
+	bool ok;
+
+	cidr_set_init(out);
+	ok = load_items(c, v, load_one_net, out, "networks");
 	cidr_set_seal(out);
 	return ok;
 }
