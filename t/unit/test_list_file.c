@@ -132,6 +132,7 @@ static void test_list_files_load_skipping_comments_and_blanks(void **state)
 	struct policy *p = load_dir(f, &errors);
 
 	assert_string_equal(errors, "");
+	free(errors);
 	assert_non_null(p);
 	assert_int_equal(p->list_files, 4);
 	assert_int_equal(p->list_entries, 9);
