@@ -9,7 +9,7 @@
  * as in cidr.h: IPv4-mapped networks and client addresses are IPv4 already
  * (cidr_parse, cidr_addr_parse). The answer is exactly that of
  * cidr_list_contains() over the same networks (its tests and
- * t/fuzz/fuzz_cidr_set.c hold it to that).
+ * t/fuzz/fuzz_lists.c hold it to that).
  *
  * Memory: 8 bytes per IPv4 range and 32 per IPv6 range after merging.
  * Ownership: the set owns its arrays; cidr_set_free() releases them. Sealed,

@@ -9,7 +9,7 @@
  * probed at each dot of the subject's domain (mx.a.example.com: .a.example.com,
  * .example.com, .com). Only regexes are tried one by one, in order. The
  * result is exactly that of match_any() over the same matchers: the tests
- * and t/fuzz/fuzz_match_list.c hold it to that.
+ * and t/fuzz/fuzz_lists.c hold it to that.
  *
  * Costs per test: equals/exact one hash of the subject; domain one pass
  * over the domain (at most as long as the longest pattern) and one probe per
