@@ -1,0 +1,111 @@
+/*
+ * qstore_change.c - the changes to the quarantine's files: publishing
+ * metadata (the daemon's new messages and a release mark), removing a
+ * message (see qstore.h). Every change but a new message's is made under
+ * the message's claim.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "qstore.h"
+#include "spool.h"
+#include "xalloc.h"
+
+/* fill_json - spool_fill_fn: the JSON object ARG, indented, with a final newline. */
+static bool fill_json(int fd, void *arg, char *err, size_t errlen)
+{
+	char *text = json_dumps(arg, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	bool ok = text && spool_write_fd(fd, text, strlen(text)) && spool_write_fd(fd, "\n", 1);
+
+	(void)err, (void)errlen;
+	free(text);
+	return ok;
+}
+
+/* qstore_publish_meta - DIR/ID.json from META, durably. */
+bool qstore_publish_meta(const char *dir, const char *id, json_t *meta, char *err, size_t errlen)
+{
+	char *name = xasprintf("%s.json", id);
+	bool ok = spool_publish(dir, name, NULL, fill_json, meta, err, errlen);
+
+	free(name);
+	return ok;
+}
+
+/* qstore_released - the "released" array, or NULL. */
+json_t *qstore_released(const struct qentry *e)
+{
+	json_t *r = json_object_get(e->meta, "released");
+
+	return json_is_array(r) && json_array_size(r) ? r : NULL;
+}
+
+/* release_record - {at, by, to, reply} for now (new reference). */
+static json_t *release_record(const char *by, const char *to, const char *reply)
+{
+	char when[32];
+
+	qstore_format_time(time(NULL), when, sizeof(when));
+	return json_pack("{s:s, s:s, s:s, s:s}", "at", when, "by", by, "to", to, "reply", reply);
+}
+
+/* qstore_mark_released - E's metadata with one more release record, published. */
+bool qstore_mark_released(struct qentry *e, const char *by, const char *to, const char *reply,
+			  char *err, size_t errlen)
+{
+	json_t *meta = json_deep_copy(e->meta), *list, *rec = release_record(by, to, reply);
+	char *stale = xasprintf("%s/.tmp-%s.json", e->dir, e->id);
+	bool ok;
+
+	if (!meta || !rec)
+		abort();        /* out of memory: jansson says nothing else */
+	if (!json_is_array(list = json_object_get(meta, "released"))) {
+		list = json_array();
+		json_object_set_new(meta, "released", list);
+	}
+	json_array_append_new(list, rec);
+	unlink(stale);          /* left by a writer that died; we hold the claim */
+	free(stale);
+	ok = qstore_publish_meta(e->dir, e->id, meta, err, errlen);
+	if (ok) {
+		json_decref(e->meta);
+		e->meta = meta;
+		e->sender = json_string_value(json_object_get(meta, "sender"));
+	} else
+		json_decref(meta);
+	return ok;
+}
+
+/* sync_dir - fsync the folder PATH (a removal made durable). */
+static bool sync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool ok = fd >= 0 && fsync(fd) == 0;
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* qstore_remove - ID.json first (the message is gone at once), then ID.eml. */
+bool qstore_remove(struct qentry *e, char *err, size_t errlen)
+{
+	if (unlink(e->json) != 0) {
+		snprintf(err, errlen, "cannot remove %s: %s", e->json, strerror(errno));
+		return false;
+	}
+	if (unlink(e->eml) != 0 && errno != ENOENT) {
+		snprintf(err, errlen, "removed %s but not %s: %s", e->json, e->eml, strerror(errno));
+		return false;
+	}
+	if (!sync_dir(e->dir)) {
+		snprintf(err, errlen, "cannot sync %s: %s", e->dir, strerror(errno));
+		return false;
+	}
+	return true;
+}
