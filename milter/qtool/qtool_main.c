@@ -5,6 +5,7 @@
  * quarantine, and run the command (a table, one row per command).
  */
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pwd.h>
@@ -222,15 +223,28 @@ static int parse_options(struct qtool *q, int argc, char **argv, char **pos, int
 	return -1;
 }
 
-/* check_access - can this user read (and, for WRITES, change) ROOT? 0, or the status. */
+/* check_access - can this user read (and, for WRITES, change) ROOT and its folders? */
 static int check_access(const char *root, bool writes)
 {
 	int mode = R_OK | X_OK | (writes ? W_OK : 0);
+	DIR *d = opendir(root);
+	struct dirent *e;
+	const char *denied = NULL;
+	char path[4096];
 
-	if (access(root, mode) == 0 || errno == ENOENT)
+	if (access(root, mode) != 0 && errno != ENOENT)
+		denied = root;
+	while (!denied && d && (e = readdir(d))) {
+		snprintf(path, sizeof(path), "%s/%s", root, e->d_name);
+		if (qstore_valid_folder(e->d_name) && e->d_type == DT_DIR && access(path, mode) != 0)
+			denied = path;
+	}
+	if (d)
+		closedir(d);
+	if (!denied)
 		return 0;
 	return qtool_fail("cannot %s the quarantine %s: %s; run this as root or as the user the "
-			  "daemons run as", writes ? "change" : "read", root, strerror(errno));
+			  "daemons run as", writes ? "change" : "read", denied, strerror(EACCES));
 }
 
 /* load_settings - the quarantine root and release address from the policy into Q. */
