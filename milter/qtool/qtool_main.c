@@ -220,6 +220,8 @@ static int parse_options(struct qtool *q, int argc, char **argv, char **pos, int
 		if (!set_option(q, row, optarg))
 			return 2;
 	}
+	while (optind < argc)           /* after "--" */
+		pos[(*npos)++] = argv[optind++];
 	return -1;
 }
 
