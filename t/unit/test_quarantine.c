@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "policy.h"
 #include "qstore.h"
 
 #define ID1 "20261201T101010Z-4F2A1B3C-0a1b2c3d"
@@ -320,6 +321,24 @@ static void test_scan_of_a_missing_root_is_empty(void **state)
 	assert_non_null(strstr(err, "invalid folder name"));
 }
 
+static void test_release_to_defaults_to_port_25_and_is_checked(void **state)
+{
+	struct policy *p = load_ok("{\"stages\": {}}");
+	char *errs;
+
+	(void)state;
+	assert_string_equal(p->settings.release_to.host, "127.0.0.1");
+	assert_int_equal(p->settings.release_to.port, 25);
+	policy_unref(p);
+	p = load_ok("{\"settings\": {\"release_to\": \"127.0.0.1:10027\"}, \"stages\": {}}");
+	assert_int_equal(p->settings.release_to.port, 10027);
+	policy_unref(p);
+	errs = load_errors_joined("{\"settings\": {\"release_to\": \"127.0.0.1:99999\"}, "
+				  "\"stages\": {}}");
+	assert_non_null(strstr(errs, "settings.release_to: invalid address \"127.0.0.1:99999\""));
+	free(errs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -336,6 +355,7 @@ int main(void)
 		cmocka_unit_test(test_remove_takes_both_files),
 		cmocka_unit_test(test_scan_lists_in_order_and_skips_files_being_written),
 		cmocka_unit_test(test_scan_of_a_missing_root_is_empty),
+		cmocka_unit_test(test_release_to_defaults_to_port_25_and_is_checked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
