@@ -248,6 +248,33 @@ static void test_a_release_mark_is_seen_by_the_next_claim(void **state)
 	free(root);
 }
 
+static void test_a_release_mark_keeps_the_metadata_owner(void **state)
+{
+	char *root = scratch_dir(), err[512], *json;
+	struct qentry e;
+	struct stat st;
+
+	(void)state;
+	if (geteuid() != 0) {
+		remove_tree(root);
+		free(root);
+		skip();         /* only root can give a file to another user */
+	}
+	put_message(root, "virus_q", ID1);
+	assert_true(asprintf(&json, "%s/virus_q/%s.json", root, ID1) > 0);
+	assert_int_equal(chown(json, 65534, 65534), 0);
+	assert_true(qstore_find(root, NULL, ID1, &e, err, sizeof(err)));
+	assert_true(qstore_claim(&e, err, sizeof(err)));
+	assert_true(qstore_mark_released(&e, "root", "smtp x", "250", err, sizeof(err)));
+	assert_int_equal(stat(json, &st), 0);
+	assert_int_equal(st.st_uid, 65534);                 /* the daemons' user still reads it */
+	assert_int_equal(st.st_mode & 0777, 0600);
+	qentry_free(&e);
+	free(json);
+	remove_tree(root);
+	free(root);
+}
+
 static void test_remove_takes_both_files(void **state)
 {
 	char *root = scratch_dir(), err[512];
@@ -352,6 +379,7 @@ int main(void)
 		cmocka_unit_test(test_an_id_in_two_folders_asks_for_the_folder),
 		cmocka_unit_test(test_a_claim_is_exclusive_until_released),
 		cmocka_unit_test(test_a_release_mark_is_seen_by_the_next_claim),
+		cmocka_unit_test(test_a_release_mark_keeps_the_metadata_owner),
 		cmocka_unit_test(test_remove_takes_both_files),
 		cmocka_unit_test(test_scan_lists_in_order_and_skips_files_being_written),
 		cmocka_unit_test(test_scan_of_a_missing_root_is_empty),

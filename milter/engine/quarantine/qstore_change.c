@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,25 +17,48 @@
 #include "spool.h"
 #include "xalloc.h"
 
-/* fill_json - spool_fill_fn: the JSON object ARG, indented, with a final newline. */
+/* What a metadata file is written from. */
+struct meta_fill {
+	json_t *meta;
+	const struct stat *owner;       /* the file it replaces, or NULL */
+};
+
+/*
+ * fill_json - spool_fill_fn: the metadata, indented, with a final newline,
+ * owned as the file it replaces: root releasing a message must not leave
+ * metadata that the daemons' user (and its expiry timer) cannot read.
+ */
 static bool fill_json(int fd, void *arg, char *err, size_t errlen)
 {
-	char *text = json_dumps(arg, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	const struct meta_fill *f = arg;
+	char *text = json_dumps(f->meta, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	bool ok = text && spool_write_fd(fd, text, strlen(text)) && spool_write_fd(fd, "\n", 1);
 
-	(void)err, (void)errlen;
+	if (ok && f->owner && fchown(fd, f->owner->st_uid, f->owner->st_gid) != 0) {
+		snprintf(err, errlen, "cannot give the metadata to uid %u: %s",
+			 (unsigned)f->owner->st_uid, strerror(errno));
+		ok = false;
+	}
 	free(text);
+	return ok;
+}
+
+/* publish - DIR/ID.json from META, owned like OWNER (NULL: by us), durably. */
+static bool publish(const char *dir, const char *id, json_t *meta, const struct stat *owner,
+		    char *err, size_t errlen)
+{
+	char *name = xasprintf("%s.json", id);
+	struct meta_fill fill = { meta, owner };
+	bool ok = spool_publish(dir, name, NULL, fill_json, &fill, err, errlen);
+
+	free(name);
 	return ok;
 }
 
 /* qstore_publish_meta - DIR/ID.json from META, durably. */
 bool qstore_publish_meta(const char *dir, const char *id, json_t *meta, char *err, size_t errlen)
 {
-	char *name = xasprintf("%s.json", id);
-	bool ok = spool_publish(dir, name, NULL, fill_json, meta, err, errlen);
-
-	free(name);
-	return ok;
+	return publish(dir, id, meta, NULL, err, errlen);
 }
 
 /* qstore_released - the "released" array, or NULL. */
@@ -60,6 +84,7 @@ bool qstore_mark_released(struct qentry *e, const char *by, const char *to, cons
 {
 	json_t *meta = json_deep_copy(e->meta), *list, *rec = release_record(by, to, reply);
 	char *stale = xasprintf("%s/.tmp-%s.json", e->dir, e->id);
+	struct stat owner;
 	bool ok;
 
 	if (!meta || !rec)
@@ -71,7 +96,10 @@ bool qstore_mark_released(struct qentry *e, const char *by, const char *to, cons
 	json_array_append_new(list, rec);
 	unlink(stale);          /* left by a writer that died; we hold the claim */
 	free(stale);
-	ok = qstore_publish_meta(e->dir, e->id, meta, err, errlen);
+	ok = stat(e->json, &owner) == 0;
+	if (!ok)
+		snprintf(err, errlen, "%s: %s", e->json, strerror(errno));
+	ok = ok && publish(e->dir, e->id, meta, &owner, err, errlen);
 	if (ok) {
 		json_decref(e->meta);
 		e->meta = meta;
