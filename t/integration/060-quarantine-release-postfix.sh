@@ -7,7 +7,7 @@
 # released to the re-injection port and reaches the sink exactly once with
 # its original envelope, not quarantined again; released again only with
 # --force; released with the MTA down or refusing it stays, exit 1; two
-# releases at once deliver once.
+# releases at once deliver once; a release through Postfix's sendmail.
 set -u
 . "$MD_TOP/t/lib/peers.sh"
 peers_init
@@ -164,6 +164,21 @@ is "$?" 0 "a release into the milter's own smtpd is accepted"
 wait_until 20 test "$(ls "$quarantine"/subject_q/*.json | wc -l)" -ge 3
 is "$(ls "$quarantine"/subject_q/*.json | wc -l)" 3 \
 	"... and quarantined again: releases belong on a port without milters"
+
+# Through Postfix's own sendmail (postdrop, pickup; no non_smtpd_milters here).
+id3=$(quarantine three)
+printf '#!/bin/sh\nexec /usr/sbin/sendmail -C %s "$@"\n' "$POSTFIX_DIR" >"$PEERS_DIR/sendmail"
+chmod +x "$PEERS_DIR/sendmail"
+out=$(q release --sendmail="$PEERS_DIR/sendmail" "$id3" 2>&1)
+is "$?" 0 "release through Postfix's sendmail -G -i -f exits 0"
+if msg=$(sink_wait_for "quarantine-me three" 60); then
+	ok "the message released through sendmail reaches the sink"
+	like "$(cat "$msg")" "^X-Mail-Args: <sender@example.com>" "with the original sender"
+	like "$(cat "$msg")" "^X-Rcpt-Args: <rcpt2@example.org>" "and every recipient"
+	like "$(cat "$msg")" "body of three" "and its body"
+else
+	not_ok "the message released through sendmail reaches the sink" "$out" "$(tail -5 "$POSTFIX_LOG")"
+fi
 
 out=$(q delete "$id2" 2>&1)
 is "$?" 0 "delete removes a message"
