@@ -31,6 +31,7 @@ struct qtool {
 	const char *policy_path;        /* -c */
 	const char *root;               /* the quarantine root (-q, or the policy's) */
 	const char *spool_dir;          /* the policy's: the shim's relayed copy */
+	struct endpoint to;             /* --to (owned), or no host */
 	struct endpoint release_to;     /* --to, or the policy's release_to (borrowed) */
 	const char *folder;             /* -F: only this folder */
 	const char *sender, *rcpt, *rule;       /* list filters: substrings, exact rule */

@@ -53,7 +53,7 @@ static const struct opt_row {
 	  "AGE: only messages newer than AGE" },
 	{ 'j', "json", OPT_FLAG, offsetof(struct qtool, json), "list, show: JSON output" },
 	{ 'w', "raw", OPT_FLAG, offsetof(struct qtool, raw), "show: the whole message as stored" },
-	{ 't', "to", OPT_ENDPOINT, offsetof(struct qtool, release_to),
+	{ 't', "to", OPT_ENDPOINT, offsetof(struct qtool, to),
 	  "HOST:PORT: release over SMTP there (default: the policy's settings.release_to)" },
 	{ 'S', "sendmail", OPT_SENDMAIL, offsetof(struct qtool, sendmail),
 	  "[=PATH]: release through sendmail -G -i -f (default " DEFAULT_SENDMAIL ")" },
@@ -265,8 +265,7 @@ static struct policy *load_settings(struct qtool *q)
 		return NULL;
 	if (!q->root)
 		q->root = p->settings.quarantine_dir;
-	if (!q->release_to.host)
-		q->release_to = p->settings.release_to;
+	q->release_to = p->settings.release_to;
 	q->spool_dir = p->settings.spool_dir;
 	return p;
 }
@@ -295,7 +294,9 @@ static int run(struct qtool *q, const struct command *cmd, int n, char **ids)
 		if (!(p = load_settings(q)))
 			return 1;
 	}
-	if (!q->release_to.host)
+	if (q->to.host)
+		q->release_to = q->to;
+	else if (!q->release_to.host)
 		q->release_to = (struct endpoint){ (char *)POLICY_RELEASE_HOST, POLICY_RELEASE_PORT };
 	if (!q->spool_dir)
 		q->spool_dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -330,5 +331,6 @@ int main(int argc, char **argv)
 		curl_global_cleanup();
 	}
 	free(pos);
+	free(q.to.host);
 	return status;
 }
