@@ -10,6 +10,7 @@
 # releases at once deliver once; a release through Postfix's sendmail.
 set -u
 . "$MD_TOP/t/lib/peers.sh"
+. "$MD_TOP/t/lib/quarantine.sh"
 peers_init
 peers_require swaks clamd clamsmtpd postfix jq
 
@@ -26,18 +27,7 @@ recv_port=$(free_port)
 start_clamsmtpd pass "$recv_port" || bail_out "clamsmtpd did not start"
 reinject_port=$(free_port)
 
-# The default policy on this test's ports, releases to the re-injection
-# port, and after the antivirus delegation a rule for the subject "quarantine-me".
-sed -e "s|127.0.0.1:10026|127.0.0.1:$CLAMSMTPD_PORT|" \
-    -e "s|127.0.0.1:10025|127.0.0.1:$recv_port|" \
-    -e "s|/var/lib/milter-delegate/quarantine|$quarantine|" \
-    -e "s|/var/spool/milter-delegate|$PEERS_DIR/spool|" \
-    -e "s|\"fail_safe\": \"tempfail\"|&, \"release_to\": \"127.0.0.1:$reinject_port\"|" \
-    "$MD_TOP/policies/default.json" |
-	jq '.stages.eom += [{ "name": "known subject",
-		"if": { "header": { "name": "Subject", "value": { "regex": "^quarantine-me" } } },
-		"then": { "action": "quarantine", "folder": "subject_q", "reason": "test subject" } }]' \
-	>"$policy"
+quarantine_policy "$policy" "$recv_port" "$quarantine" "$PEERS_DIR/spool" "127.0.0.1:$reinject_port"
 "$milter" -t -c "$policy" >/dev/null || bail_out "test policy does not load"
 
 milter_port=$(free_port)
@@ -56,16 +46,8 @@ wait_port 127.0.0.1 "$reinject_port" 10 || bail_out "the re-injection smtpd does
 
 q() { "$tool" -c "$policy" "$@"; }
 
-# quarantine SUBJECT - send a message that the rule quarantines; print its id.
-quarantine() {
-	local before
-	before=$(ls "$quarantine"/subject_q/*.json 2>/dev/null | wc -l)
-	swaks --server 127.0.0.1 --port "$POSTFIX_PORT" --from sender@example.com \
-		--to rcpt1@example.net,rcpt2@example.org --h-Subject "quarantine-me $1" \
-		--body "body of $1" --timeout 60 >/dev/null 2>&1
-	wait_until 20 test "$(ls "$quarantine"/subject_q/*.json 2>/dev/null | wc -l)" -gt "$before"
-	basename "$(ls -t "$quarantine"/subject_q/*.json | head -n 1)" .json
-}
+# quarantine NAME - a message that the rule quarantines, through Postfix; prints its id.
+quarantine() { quarantine_send "$POSTFIX_PORT" "$1"; }
 
 # sink_count_of TEXT - how many sink messages contain TEXT.
 sink_count_of() {

@@ -9,6 +9,7 @@
 set -u
 . "$MD_TOP/t/lib/peers.sh"
 . "$MD_TOP/t/lib/shim.sh"
+. "$MD_TOP/t/lib/quarantine.sh"
 peers_init
 peers_require swaks clamd clamsmtpd jq
 
@@ -21,32 +22,16 @@ receiver_port=$(free_port) || bail_out "no free port"
 start_clamd || bail_out "clamd did not start"
 start_clamsmtpd pass "$receiver_port" || bail_out "clamsmtpd did not start"
 start_sink || bail_out "smtp-sink did not start"
-sed -e "s|/var/lib/milter-delegate/quarantine|$quarantine|" \
-    -e "s|/var/spool/milter-delegate|$spool|" \
-    -e "s|127.0.0.1:10026|127.0.0.1:$CLAMSMTPD_PORT|" \
-    -e "s|127.0.0.1:10025|127.0.0.1:$receiver_port|" \
-    "$MD_TOP/policies/default.json" |
-	jq '.stages.eom += [{ "name": "known subject",
-		"if": { "header": { "name": "Subject", "value": { "regex": "^quarantine-me" } } },
-		"then": { "action": "quarantine", "folder": "subject_q", "reason": "test subject" } }]' \
-	>"$policy"
+quarantine_policy "$policy" "$receiver_port" "$quarantine" "$spool"
 shim_write_config "$PEERS_DIR/shim.json" "{ \"smtp\": \"127.0.0.1:$SINK_PORT\", \"timeout\": \"10s\" }"
 start_shim "$policy" "$PEERS_DIR/shim.json" || bail_out "delegate-shim did not start"
 
 q() { "$tool" -c "$policy" "$@"; }
 
-# quarantine SUBJECT - send a message that the rule quarantines; print its id.
-quarantine() {
-	local out
-	out=$(swaks --server "127.0.0.1:$SHIM_PORT" --from sender@example.com \
-		--to rcpt1@example.net,rcpt2@example.org --h-Subject "quarantine-me $1" \
-		--body "body of $1" 2>&1)
-	[[ $out == *"<-  250 "* ]] || { echo "# $out" >&2; return 1; }
-	basename "$(ls -t "$quarantine"/subject_q/*.json | head -n 1)" .json
-}
+# quarantine NAME - a message that the rule quarantines, through the shim; prints its id.
+quarantine() { quarantine_send "$SHIM_PORT" "$1"; }
 
-id=$(quarantine one) || bail_out "the message was not accepted"
-[[ -n $id ]] || bail_out "nothing quarantined: $(tail -5 "$SHIM_LOG")"
+id=$(quarantine one) || bail_out "nothing quarantined: $(tail -5 "$SHIM_LOG")"
 ok "the message with the known subject is quarantined ($id)"
 is "$(sink_count)" 0 "it was not delivered"
 like "$(cat "$SHIM_LOG")" "quarantine=$id" "the shim's per-message log line names the quarantine id"
@@ -69,7 +54,7 @@ is "$(q list --json | jq -r --arg id "$id" '.[] | select(.id == $id) | .released
 	"shim smtp 127.0.0.1:$SINK_PORT" "list --json says where it went"
 
 # The next hop down.
-id2=$(quarantine two) || bail_out "the second message was not accepted"
+id2=$(quarantine two) || bail_out "the second message was not quarantined"
 stop_pid "$SINK_PID"
 out=$(q release --shim-config "$PEERS_DIR/shim.json" "$id2" 2>&1)
 is "$?" 1 "release with the next hop down exits 1"

@@ -149,17 +149,23 @@ static bool read_meta(struct qentry *e, char *err, size_t errlen)
 	return check_meta(e, err, errlen);
 }
 
+/* start_entry - an empty OUT (safe to qentry_free), and is ID an id? False with ERR set. */
+static bool start_entry(const char *id, struct qentry *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	out->lock_fd = -1;
+	if (qstore_valid_id(id))
+		return true;
+	snprintf(err, errlen, "invalid message id \"%s\" (letters, digits, '_' and '-' only)", id);
+	return false;
+}
+
 /* qstore_load - ROOT/FOLDER/ID and its metadata. */
 bool qstore_load(const char *root, const char *folder, const char *id, struct qentry *out,
 		 char *err, size_t errlen)
 {
-	memset(out, 0, sizeof(*out));
-	out->lock_fd = -1;
-	if (!qstore_valid_id(id)) {
-		snprintf(err, errlen, "invalid message id \"%s\" (letters, digits, '_' and '-' only)",
-			 id);
+	if (!start_entry(id, out, err, errlen))
 		return false;
-	}
 	if (!qstore_valid_folder(folder)) {
 		snprintf(err, errlen, "invalid folder name \"%s\"", folder);
 		return false;
@@ -225,13 +231,8 @@ bool qstore_find(const char *root, const char *folder, const char *id, struct qe
 	int n, hits = 0;
 	bool ok;
 
-	memset(out, 0, sizeof(*out));
-	out->lock_fd = -1;
-	if (!qstore_valid_id(id)) {
-		snprintf(err, errlen, "invalid message id \"%s\" (letters, digits, '_' and '-' only)",
-			 id);
+	if (!start_entry(id, out, err, errlen))
 		return false;
-	}
 	if (folder)
 		return qstore_load(root, folder, id, out, err, errlen);
 	if ((n = list_names(root, &names, err, errlen)) < 0) {
