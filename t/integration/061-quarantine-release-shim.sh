@@ -42,9 +42,7 @@ is "$?" 0 "release through the shim's next hop exits 0"
 like "$out" "released to shim smtp 127.0.0.1:$SINK_PORT for 2 recipients" "... and says where"
 if msg=$(sink_wait_for "quarantine-me one" 10); then
 	ok "the released message reaches the next hop"
-	like "$(cat "$msg")" "^X-Mail-Args: <sender@example.com>" "with the original sender"
-	like "$(cat "$msg")" "^X-Rcpt-Args: <rcpt1@example.net>" "with the first recipient"
-	like "$(cat "$msg")" "^X-Rcpt-Args: <rcpt2@example.org>" "with the second recipient"
+	quarantine_check_envelope "$msg"
 else
 	not_ok "the released message reaches the next hop" "$out"
 fi

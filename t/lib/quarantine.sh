@@ -41,3 +41,13 @@ quarantine_send() {
 		return 1
 	basename "$(ls -t "$quarantine"/subject_q/*.json | head -n 1)" .json
 }
+
+# quarantine_check_envelope FILE - three checks: the sink's dump FILE has the
+# envelope quarantine_send used (the sender and both recipients).
+quarantine_check_envelope() {
+	local text
+	text=$(cat "$1")
+	like "$text" "^X-Mail-Args: <sender@example.com>" "with the original sender"
+	like "$text" "^X-Rcpt-Args: <rcpt1@example.net>" "with the first recipient"
+	like "$text" "^X-Rcpt-Args: <rcpt2@example.org>" "with the second recipient"
+}
