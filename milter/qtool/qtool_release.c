@@ -175,7 +175,7 @@ static bool outlet_open(const struct qtool *q, struct outlet *o)
 		return true;
 	}
 	if (!q->shim_config) {
-		o->smtp = delegate_client_new(&q->release_to, 0);
+		o->smtp = delegate_client_new(&q->release_to, 1);      /* one connection for all ids */
 		snprintf(o->to, sizeof(o->to), "smtp %s:%u", q->release_to.host, q->release_to.port);
 		if (!o->smtp)
 			qtool_fail("cannot make an SMTP client");

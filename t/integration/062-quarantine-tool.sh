@@ -61,6 +61,7 @@ is "$(snapshot)" "$before" "nothing was touched"
 echo 'this is { not JSON' >"$root/spam_q/20261201T000000Z-BAD-00000004.json"
 printf 'Subject: x\r\n\r\n' >"$root/spam_q/20261201T000000Z-BAD-00000004.eml"
 printf 'Subject: y\r\n\r\n' >"$root/spam_q/20261201T000000Z-ORPHAN-00000005.eml"
+touch -d '2 minutes ago' "$root/spam_q/20261201T000000Z-ORPHAN-00000005.eml"   # not being written
 before=$(snapshot)
 for cmd in show release delete; do
 	out=$(q "$cmd" --to 127.0.0.1:1 20261201T000000Z-BAD-00000004 2>&1)
@@ -75,6 +76,9 @@ is "$?" 1 "list with a damaged message exits 1"
 like "$out" "not JSON" "... naming the metadata that is not JSON"
 like "$out" "ORPHAN-00000005.eml has no metadata" "... and the .eml without .json"
 is "$(q list 2>/dev/null | wc -l)" 3 "... and still lists the others"
+printf 'Subject: z\r\n' >"$root/spam_q/20261201T000000Z-YOUNG-00000006.eml"
+unlike "$(q list 2>&1 >/dev/null)" "YOUNG" "an .eml without .json that is seconds old is being written: not reported"
+rm "$root/spam_q/20261201T000000Z-YOUNG-00000006.eml"
 is "$(snapshot)" "$before" "nothing was touched"
 
 out=$(q delete 20261201T000000Z-NONE-00000009 2>&1)

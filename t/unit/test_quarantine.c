@@ -8,6 +8,7 @@
 
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utime.h>
 
 #include "policy.h"
 #include "qstore.h"
@@ -317,20 +318,24 @@ static void record(void *arg, const struct qentry *e, const char *problem)
 
 static void test_scan_lists_in_order_and_skips_files_being_written(void **state)
 {
-	char *root = scratch_dir(), err[512];
+	char *root = scratch_dir(), err[512], *left;
 	struct seen s = { .count = 0 };
 
 	(void)state;
 	put_message(root, "virus_q", ID2);
 	put_message(root, "virus_q", ID1);
 	put_file(root, "virus_q", ".tmp-" ID1 "x.json", "{");    /* a writer at work */
-	put_file(root, "virus_q", "20261201T000000Z-HALF-00000001.eml", "Subj");
+	put_file(root, "virus_q", "20261201T000000Z-HALF-00000001.eml", "Subj");   /* being written */
+	put_file(root, "virus_q", "20261201T000000Z-LEFT-00000001.eml", "Subj");   /* its writer died */
+	assert_true(asprintf(&left, "%s/virus_q/20261201T000000Z-LEFT-00000001.eml", root) > 0);
+	assert_int_equal(utime(left, &(struct utimbuf){ 0, time(NULL) - QSTORE_WRITE_GRACE - 1 }), 0);
+	free(left);
 	put_file(root, ".hidden", ID1 ".json", "{");
 	assert_true(qstore_scan(root, NULL, record, &s, err, sizeof(err)));
 	assert_int_equal(s.count, 2);
 	assert_string_equal(s.ids[0], ID1);
 	assert_string_equal(s.ids[1], ID2);
-	assert_int_equal(s.problems, 1);                    /* the .eml without .json */
+	assert_int_equal(s.problems, 1);                    /* the old .eml without .json */
 	remove_tree(root);
 	free(root);
 }

@@ -254,6 +254,17 @@ bool qstore_find(const char *root, const char *folder, const char *id, struct qe
 	return ok;
 }
 
+/* being_written - is ROOT/FOLDER/ID.eml younger than QSTORE_WRITE_GRACE (its .json may follow)? */
+static bool being_written(const char *root, const char *folder, const char *id)
+{
+	char *path = xasprintf("%s/%s/%s.eml", root, folder, id);
+	struct stat st;
+	bool young = stat(path, &st) == 0 && time(NULL) - st.st_mtime < QSTORE_WRITE_GRACE;
+
+	free(path);
+	return young;
+}
+
 /* scan_name - the directory entry NAME of ROOT/FOLDER: a message, a problem, or nothing. */
 static void scan_name(const char *root, const char *folder, char *name, qstore_visit_fn visit,
 		      void *arg)
@@ -270,7 +281,7 @@ static void scan_name(const char *root, const char *folder, char *name, qstore_v
 		else
 			visit(arg, NULL, problem);
 		qentry_free(&e);
-	} else if (!has_file(root, folder, name, "json")) {
+	} else if (!has_file(root, folder, name, "json") && !being_written(root, folder, name)) {
 		snprintf(problem, sizeof(problem), "%s/%s/%s.eml has no metadata %s.json (a "
 			 "message being written, or damaged)", root, folder, name, name);
 		visit(arg, NULL, problem);

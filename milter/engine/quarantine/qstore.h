@@ -17,7 +17,8 @@
  *	second, each durably (temporary name, fsync, rename, fsync of the
  *	folder): a message exists once its ID.json does, and its ID.eml is
  *	then complete. An ID.eml without ID.json is a message being written
- *	(or one whose writer died): it is reported, never read or removed.
+ *	(or one whose writer died): it is never read or removed, and scans
+ *	report it once it is older than QSTORE_WRITE_GRACE.
  *
  * IDS
  *	"20261124T235959Z-QUEUEID-1a2b3c4d": the UTC time, the MTA's queue id
@@ -59,6 +60,7 @@
 
 #define QSTORE_ID_MAX 128               /* bytes of an id, without the NUL */
 #define QSTORE_META_MAX (4 * 1024 * 1024) /* a metadata file larger than this is damaged */
+#define QSTORE_WRITE_GRACE 60           /* s: an ID.eml this young without ID.json is being written */
 
 struct qentry {
 	char *folder;                   /* the folder's name */
@@ -109,7 +111,8 @@ typedef void (*qstore_visit_fn)(void *arg, const struct qentry *e, const char *p
  * qstore_scan - every message of ROOT (only FOLDER's, when not NULL), folder
  * by folder in name order, each folder's ids in order (oldest first). A
  * message that cannot be read, and an ID.eml without its ID.json, are
- * reported through VISIT with E NULL. False (ERR set) when ROOT or FOLDER
+ * reported through VISIT with E NULL; an ID.eml without ID.json younger
+ * than QSTORE_WRITE_GRACE is passed over in silence (its ID.json follows). False (ERR set) when ROOT or FOLDER
  * cannot be read at all; a missing ROOT is an empty quarantine.
  */
 bool qstore_scan(const char *root, const char *folder, qstore_visit_fn visit, void *arg,
