@@ -40,6 +40,7 @@ struct qtool {
 	const char *shim_config;        /* release through this shim.json's next hop */
 	uint64_t timeout_ms;            /* one release (SMTP) */
 	bool json, raw, force, dry_run;
+	bool token;                     /* release with a one-time token (qstore.h) */
 	time_t now;
 };
 

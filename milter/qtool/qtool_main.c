@@ -59,6 +59,8 @@ static const struct opt_row {
 	  "[=PATH]: release through sendmail -G -i -f (default " DEFAULT_SENDMAIL ")" },
 	{ 'C', "shim-config", OPT_TEXT, offsetof(struct qtool, shim_config),
 	  "FILE: release through the next hop of this shim.json" },
+	{ 'k', "token", OPT_FLAG, offsetof(struct qtool, token),
+	  "release: with a one-time token, into a port where milter-delegate runs" },
 	{ 'T', "timeout", OPT_DURATION, offsetof(struct qtool, timeout_ms),
 	  "DURATION: one SMTP release at most (default 60s)" },
 	{ 'f', "force", OPT_FLAG, offsetof(struct qtool, force), "release: again, if released" },
@@ -79,7 +81,7 @@ static const struct command {
 	{ "list", qtool_list, false, 0, 0, "list [--json] [filters]" },
 	{ "show", qtool_show, false, 1, 1, "show [--json | --raw] ID" },
 	{ "release", qtool_release, true, 1, -1,
-	  "release [--to HOST:PORT | --sendmail[=PATH] | --shim-config FILE] [--force] ID..." },
+	  "release [--to HOST:PORT [--token] | --sendmail[=PATH] | --shim-config FILE] [--force] ID..." },
 	{ "delete", qtool_delete, true, 1, -1, "delete [--dry-run] ID..." },
 	{ "expire", qtool_expire, true, 0, 0, "expire --older-than AGE [--dry-run] [filters]" },
 };

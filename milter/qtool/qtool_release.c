@@ -11,6 +11,9 @@
  *             standard input with LF line ends; exit status 0 is success
  *   shim      the next hop of a delegate-shim configuration (its SMTP relay
  *             or its Maildir), as the shim itself would deliver
+ * With --token (SMTP only) the message goes behind a one-time release field
+ * (qstore.h, RELEASE TOKENS) so that the daemon it passes through does not
+ * quarantine it again; the token is removed when the release ends.
  * Anything short of success leaves the message in the quarantine, as it was,
  * and says why. The message is claimed for the whole release, so two
  * releases at once send it once. A message that was sent but whose mark
@@ -31,6 +34,7 @@
 #include "qtool.h"
 #include "shim_config.h"
 #include "shim_deliver.h"
+#include "spool.h"
 #include "xalloc.h"
 
 /* Where releases go: one of the three, made once per run. */
@@ -61,18 +65,50 @@ static struct envelope envelope_of(const struct qentry *e)
 	return env;
 }
 
-/* send_smtp - E over SMTP; true with the server's reply in REPLY, else why in ERR. */
-static bool send_smtp(const struct qtool *q, struct outlet *o, const struct qentry *e,
-		      const struct envelope *env, char *reply, size_t len)
+/*
+ * with_token - a spool file of E's message behind the release field "ID
+ * TOKEN" (qstore.h); NULL (REPLY set) when it cannot be written. The
+ * caller frees the spool.
+ */
+static struct spool *with_token(const struct qtool *q, const struct qentry *e, const char *token,
+				char *reply, size_t len)
 {
+	struct spool *s = spool_new(q->spool_dir, "md-release", 0);
+	char *field = xasprintf("%s: %s %s\r\n", QSTORE_RELEASE_FIELD, e->id, token), buf[65536];
+	FILE *in = fopen(e->eml, "re");
+	size_t n;
+
+	spool_write(s, field, strlen(field));
+	while (in && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+		spool_write(s, buf, n);
+	free(field);
+	if (!in || ferror(in) || !spool_finish(s) || !spool_path(s)) {
+		snprintf(reply, len, "cannot write the release copy: %s",
+			 in ? spool_error(s) : strerror(errno));
+		spool_free(s);
+		s = NULL;
+	}
+	if (in)
+		fclose(in);
+	return s;
+}
+
+/* send_smtp - E (behind TOKEN's field, unless NULL) over SMTP; the reply or why in REPLY. */
+static bool send_smtp(const struct qtool *q, struct outlet *o, const struct qentry *e,
+		      const struct envelope *env, const char *token, char *reply, size_t len)
+{
+	struct spool *copy = token ? with_token(q, e, token, reply, len) : NULL;
 	struct delegate_send_request req = {
 		.sender = env->sender, .rcpts = env->rcpts, .rcpt_count = env->count,
-		.path = e->eml, .id = NULL,
+		.path = copy ? spool_path(copy) : e->eml, .id = NULL,
 		.timeout_ms = q->timeout_ms > 0xffffffffu ? 0xffffffffu : (unsigned)q->timeout_ms,
 	};
 	struct delegate_send_result res;
 
+	if (token && !copy)
+		return false;
 	delegate_client_send(o->smtp, &req, &res);
+	spool_free(copy);
 	if (res.status == SEND_ACCEPTED)
 		snprintf(reply, len, "%s", res.reply);
 	else
@@ -169,6 +205,11 @@ static bool outlet_open(const struct qtool *q, struct outlet *o)
 	char err[512];
 
 	memset(o, 0, sizeof(*o));
+	if (q->token && (q->sendmail || q->shim_config)) {
+		qtool_fail("--token goes with SMTP releases only (the daemon must see the message "
+			   "while the token lives)");
+		return false;
+	}
 	if (q->sendmail) {
 		o->sendmail = q->sendmail;
 		snprintf(o->to, sizeof(o->to), "sendmail %s", q->sendmail);
@@ -202,16 +243,27 @@ static void outlet_close(struct outlet *o)
 	shim_config_free(o->shim_cfg);
 }
 
-/* outlet_send - E through O. */
-static bool outlet_send(const struct qtool *q, struct outlet *o, const struct qentry *e,
+/* outlet_send - E through O, with a release token when Q asks (SMTP only). */
+static bool outlet_send(const struct qtool *q, struct outlet *o, struct qentry *e,
 			char *reply, size_t len)
 {
-	struct envelope env = envelope_of(e);
-	bool sent = o->sendmail ? send_sendmail(q, o, e, &env, reply, len)
-		    : o->shim ? send_shim(q, o, e, &env, reply, len)
-		    : send_smtp(q, o, e, &env, reply, len);
+	struct envelope env;
+	char token[33], err[512];
+	bool sent;
 
+	if (q->token && !qstore_set_token(e, token, reply, len))
+		return false;
+	env = envelope_of(e);   /* borrowed from the metadata, which the token replaced */
+	if (o->sendmail)
+		sent = send_sendmail(q, o, e, &env, reply, len);
+	else if (o->shim)
+		sent = send_shim(q, o, e, &env, reply, len);
+	else
+		sent = send_smtp(q, o, e, &env, q->token ? token : NULL, reply, len);
 	free(env.rcpts);
+	if (q->token && !sent && json_object_get(e->meta, "release_token") &&
+	    !qstore_set_token(e, NULL, err, sizeof(err)))
+		qtool_fail("%s: the release token stays until it expires: %s", e->id, err);
 	return sent;
 }
 

@@ -7,7 +7,8 @@
 # released to the re-injection port and reaches the sink exactly once with
 # its original envelope, not quarantined again; released again only with
 # --force; released with the MTA down or refusing it stays, exit 1; two
-# releases at once deliver once; a release through Postfix's sendmail.
+# releases at once deliver once; a release through Postfix's sendmail; a
+# release with a one-time token through the milter itself, and its replay.
 set -u
 . "$MD_TOP/t/lib/peers.sh"
 . "$MD_TOP/t/lib/quarantine.sh"
@@ -144,6 +145,29 @@ is "$?" 0 "a release into the milter's own smtpd is accepted"
 wait_until 20 test "$(ls "$quarantine"/subject_q/*.json | wc -l)" -ge 3
 is "$(ls "$quarantine"/subject_q/*.json | wc -l)" 3 \
 	"... and quarantined again: releases belong on a port without milters"
+
+# A one-time token: released into the milter's own smtpd, not quarantined again.
+id4=$(quarantine four)
+n=$(ls "$quarantine"/subject_q/*.json | wc -l)
+out=$(q release --token --to "127.0.0.1:$POSTFIX_PORT" "$id4" 2>&1)
+is "$?" 0 "release --token into the milter's smtpd exits 0"
+if msg=$(sink_wait_for "quarantine-me four" 20); then
+	ok "the message released with a token reaches the sink"
+	sleep 1
+	is "$(ls "$quarantine"/subject_q/*.json | wc -l)" "$n" "... not quarantined again"
+	like "$(cat "$log")" "quarantine skipped: a release with a live token" "the milter says why"
+	is "$(q show --json "$id4" | jq 'has("release_token")')" false "the token is gone from the metadata"
+	field=$(grep -m1 '^X-Milter-Delegate-Release:' "$msg" | tr -d '\r')
+	like "$field" "^X-Milter-Delegate-Release: $id4 [0-9a-f]{32}$" "the message carried the release field"
+	# A replay of the same field: the token is void now.
+	swaks --server 127.0.0.1 --port "$POSTFIX_PORT" --from sender@example.com \
+		--to rcpt1@example.net --h-Subject "quarantine-me replay" \
+		--header "$field" --timeout 60 >/dev/null 2>&1
+	wait_until 20 test "$(ls "$quarantine"/subject_q/*.json | wc -l)" -gt "$n"
+	is "$(ls "$quarantine"/subject_q/*.json | wc -l)" "$((n + 1))" "a replayed release field does not get through"
+else
+	not_ok "the message released with a token reaches the sink" "$out" "$(tail -5 "$log")"
+fi
 
 # Through Postfix's own sendmail (postdrop, pickup; no non_smtpd_milters here).
 id3=$(quarantine three)

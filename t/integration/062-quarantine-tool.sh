@@ -117,6 +117,10 @@ check "the message goes in with LF line ends" bash -c "! grep -q $'\r' '$PEERS_D
 like "$(cat "$PEERS_DIR/sendmail.in")" "body of 20261201T000000Z-NEW-00000002" "... whole"
 like "$(q list 2>/dev/null | grep NEW-00000002)" "released$" "... and it is marked released"
 
+out=$(q release --token --sendmail="$PEERS_DIR/sendmail" --force 20261201T000000Z-NEW-00000002 2>&1)
+is "$?" 1 "--token with --sendmail is refused"
+like "$out" "--token goes with SMTP releases only" "... saying why"
+
 # A user who cannot read the quarantine is refused.
 out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$tool" -q "$root" list 2>&1)
 is "$?" 1 "list as a user who cannot read the quarantine exits 1"

@@ -355,6 +355,61 @@ bool qstore_claim(struct qentry *e, char *err, size_t errlen)
 	return read_meta(e, err, errlen);
 }
 
+/* same_secret - A and B equal, in a time that does not depend on where they differ. */
+static bool same_secret(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+	unsigned char diff = n != strlen(b);
+
+	for (size_t i = 0; i < n && b[i]; i++)
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
+/* split_release - "ID TOKEN" (spaces around) into ID and TOKEN; false unless well formed. */
+static bool split_release(const char *value, char *id, char *token)
+{
+	size_t n = 0;
+
+	value += strspn(value, " \t");
+	while (n < QSTORE_ID_MAX && id_byte(value[n]))
+		n++;
+	memcpy(id, value, n);
+	id[n] = '\0';
+	value += n;
+	if (!qstore_valid_id(id) || !strchr(" \t", *value) || !*value)
+		return false;
+	value += strspn(value, " \t");
+	if (strspn(value, "0123456789abcdef") != 32)
+		return false;
+	memcpy(token, value, 32);
+	token[32] = '\0';
+	value += 32;
+	return value[strspn(value, " \t\r\n")] == '\0';
+}
+
+/* qstore_token_valid - VALUE names a message of ROOT and its live token. */
+bool qstore_token_valid(const char *root, const char *value, time_t now)
+{
+	char id[QSTORE_ID_MAX + 1], token[33], err[512];
+	struct qentry e;
+	json_t *t;
+	time_t expires;
+	bool ok = false;
+
+	if (!value || !split_release(value, id, token))
+		return false;
+	if (qstore_find(root, NULL, id, &e, err, sizeof(err))) {
+		t = json_object_get(e.meta, "release_token");
+		ok = json_is_string(json_object_get(t, "token")) &&
+		     parse_time(json_string_value(json_object_get(t, "expires")), &expires) &&
+		     now < expires && expires - now <= QSTORE_TOKEN_TTL &&
+		     same_secret(json_string_value(json_object_get(t, "token")), token);
+	}
+	qentry_free(&e);
+	return ok;
+}
+
 /* qentry_free - everything E owns. */
 void qentry_free(struct qentry *e)
 {

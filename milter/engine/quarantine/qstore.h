@@ -37,6 +37,18 @@
  *	of one id at once send it once (the second is told it is busy, or,
  *	coming later, that it was released already).
  *
+ * RELEASE TOKENS
+ *	A release into an MTA port where milter-delegate runs would be
+ *	quarantined again. With a token (release --token), the tool writes
+ *	"release_token": {"token": 32 hex digits from getrandom, "expires":
+ *	time} into the message's metadata, under its claim, and sends the
+ *	message with a first field "X-Milter-Delegate-Release: ID TOKEN". The
+ *	daemons skip quarantine actions for a message with exactly one such
+ *	field whose token is the live one of that id (qstore_token_valid).
+ *	The tool removes the token when the release ends, sent or not: a token
+ *	works for one release, for at most QSTORE_TOKEN_TTL seconds, only for
+ *	its message, and 128 random bits are not guessed.
+ *
  * OWNERSHIP AND THREADS
  *	A struct qentry owns its strings and its metadata (a jansson object,
  *	a new reference); qentry_free() releases them and the claim, and
@@ -60,6 +72,8 @@
 
 #define QSTORE_ID_MAX 128               /* bytes of an id, without the NUL */
 #define QSTORE_META_MAX (4 * 1024 * 1024) /* a metadata file larger than this is damaged */
+#define QSTORE_TOKEN_TTL 600            /* s: a release token's life at most */
+#define QSTORE_RELEASE_FIELD "X-Milter-Delegate-Release"
 #define QSTORE_WRITE_GRACE 60           /* s: an ID.eml this young without ID.json is being written */
 
 struct qentry {
@@ -140,6 +154,20 @@ bool qstore_mark_released(struct qentry *e, const char *by, const char *to, cons
  * replacing the file at once when it exists. False with ERR set.
  */
 bool qstore_publish_meta(const char *dir, const char *id, json_t *meta, char *err, size_t errlen);
+
+/*
+ * qstore_set_token - a new release token for E (claimed) into TOKEN (33
+ * bytes), published in its metadata; with TOKEN NULL, the token removed.
+ * False with ERR set.
+ */
+bool qstore_set_token(struct qentry *e, char *token, char *err, size_t errlen);
+
+/*
+ * qstore_token_valid - does VALUE, a release field's value "ID TOKEN", name
+ * a message of ROOT whose metadata holds that live token at NOW? Reads only;
+ * thread-safe.
+ */
+bool qstore_token_valid(const char *root, const char *value, time_t now);
 
 /* qstore_remove - unlink E's ID.json, then its ID.eml (E claimed). False with ERR set. */
 bool qstore_remove(struct qentry *e, char *err, size_t errlen);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,35 +79,86 @@ static json_t *release_record(const char *by, const char *to, const char *reply)
 	return json_pack("{s:s, s:s, s:s, s:s}", "at", when, "by", by, "to", to, "reply", reply);
 }
 
-/* qstore_mark_released - E's metadata with one more release record, published. */
-bool qstore_mark_released(struct qentry *e, const char *by, const char *to, const char *reply,
-			  char *err, size_t errlen)
+/* update_meta - publish META (new reference, taken) as E's metadata, owned as before. */
+static bool update_meta(struct qentry *e, json_t *meta, char *err, size_t errlen)
 {
-	json_t *meta = json_deep_copy(e->meta), *list, *rec = release_record(by, to, reply);
 	char *stale = xasprintf("%s/.tmp-%s.json", e->dir, e->id);
 	struct stat owner;
 	bool ok;
 
-	if (!meta || !rec)
-		abort();        /* out of memory: jansson says nothing else */
-	if (!json_is_array(list = json_object_get(meta, "released"))) {
-		list = json_array();
-		json_object_set_new(meta, "released", list);
-	}
-	json_array_append_new(list, rec);
 	unlink(stale);          /* left by a writer that died; we hold the claim */
 	free(stale);
 	ok = stat(e->json, &owner) == 0;
 	if (!ok)
 		snprintf(err, errlen, "%s: %s", e->json, strerror(errno));
 	ok = ok && publish(e->dir, e->id, meta, &owner, err, errlen);
-	if (ok) {
-		json_decref(e->meta);
-		e->meta = meta;
-		e->sender = json_string_value(json_object_get(meta, "sender"));
-	} else
+	if (!ok) {
 		json_decref(meta);
-	return ok;
+		return false;
+	}
+	json_decref(e->meta);
+	e->meta = meta;
+	e->sender = json_string_value(json_object_get(meta, "sender"));
+	return true;
+}
+
+/* copy_meta - a deep copy of E's metadata to change (new reference). */
+static json_t *copy_meta(const struct qentry *e)
+{
+	json_t *meta = json_deep_copy(e->meta);
+
+	if (!meta)
+		abort();        /* out of memory: jansson says nothing else */
+	return meta;
+}
+
+/* qstore_mark_released - E's metadata with one more release record and no token. */
+bool qstore_mark_released(struct qentry *e, const char *by, const char *to, const char *reply,
+			  char *err, size_t errlen)
+{
+	json_t *meta = copy_meta(e), *list, *rec = release_record(by, to, reply);
+
+	if (!rec)
+		abort();
+	if (!json_is_array(list = json_object_get(meta, "released"))) {
+		list = json_array();
+		json_object_set_new(meta, "released", list);
+	}
+	json_array_append_new(list, rec);
+	json_object_del(meta, "release_token");
+	return update_meta(e, meta, err, errlen);
+}
+
+/* make_token - 128 random bits as 32 hex digits into TOKEN (33 bytes). */
+static bool make_token(char *token)
+{
+	unsigned char rnd[16];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return false;
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(token + 2 * i, 3, "%02x", rnd[i]);
+	return true;
+}
+
+/* qstore_set_token - a new token in E's metadata, or (TOKEN NULL) none. */
+bool qstore_set_token(struct qentry *e, char *token, char *err, size_t errlen)
+{
+	json_t *meta = copy_meta(e);
+	char expires[32];
+
+	if (token && !make_token(token)) {
+		snprintf(err, errlen, "no random bits for a release token: %s", strerror(errno));
+		json_decref(meta);
+		return false;
+	}
+	qstore_format_time(time(NULL) + QSTORE_TOKEN_TTL, expires, sizeof(expires));
+	if (token)
+		json_object_set_new(meta, "release_token", json_pack("{s:s, s:s}", "token", token,
+								     "expires", expires));
+	else
+		json_object_del(meta, "release_token");
+	return update_meta(e, meta, err, errlen);
 }
 
 /* sync_dir - fsync the folder PATH (a removal made durable). */

@@ -94,3 +94,13 @@ bool quarantine_store(void *arg, struct txn *t, const struct action *a, const ch
 	}
 	return ok;
 }
+
+/* quarantine_release_vouched - one release field, with the live token of its id. */
+bool quarantine_release_vouched(const struct txn *t)
+{
+	const struct headers *h = txn_headers(t);
+	const struct header_field *f = headers_find(h, QSTORE_RELEASE_FIELD, 1);
+
+	return f && headers_count(h, QSTORE_RELEASE_FIELD) == 1 &&
+	       qstore_token_valid(txn_policy(t)->settings.quarantine_dir, f->value, time(NULL));
+}
