@@ -353,6 +353,69 @@ static void test_scan_of_a_missing_root_is_empty(void **state)
 	assert_non_null(strstr(err, "invalid folder name"));
 }
 
+/* field_value - "ID TOKEN" into BUF. */
+static const char *field_value(char *buf, size_t len, const char *id, const char *token)
+{
+	snprintf(buf, len, "%s %s", id, token);
+	return buf;
+}
+
+static void test_a_release_token_is_live_only_for_its_message_and_time(void **state)
+{
+	char *root = scratch_dir(), err[512], token[33], value[256], wrong[33];
+	struct qentry e;
+	time_t now = time(NULL);
+
+	(void)state;
+	put_message(root, "virus_q", ID1);
+	put_message(root, "virus_q", ID2);
+	assert_true(qstore_find(root, NULL, ID1, &e, err, sizeof(err)));
+	assert_true(qstore_claim(&e, err, sizeof(err)));
+	assert_false(qstore_token_valid(root, field_value(value, sizeof(value), ID1,
+							  "00000000000000000000000000000000"), now));
+	assert_true(qstore_set_token(&e, token, err, sizeof(err)));
+	assert_int_equal(strlen(token), 32);
+	assert_true(qstore_token_valid(root, field_value(value, sizeof(value), ID1, token), now));
+	snprintf(value, sizeof(value), "  %s\t%s \r\n", ID1, token);      /* as a field may fold */
+	assert_true(qstore_token_valid(root, value, now));
+	assert_false(qstore_token_valid(root, field_value(value, sizeof(value), ID2, token), now));
+	memcpy(wrong, token, sizeof(wrong));
+	wrong[31] = wrong[31] == '0' ? '1' : '0';
+	assert_false(qstore_token_valid(root, field_value(value, sizeof(value), ID1, wrong), now));
+	assert_false(qstore_token_valid(root, field_value(value, sizeof(value), ID1, token),
+					now + QSTORE_TOKEN_TTL + 1));
+	snprintf(value, sizeof(value), "%s %s extra", ID1, token);
+	assert_false(qstore_token_valid(root, value, now));
+	snprintf(value, sizeof(value), "../%s %s", ID1, token);
+	assert_false(qstore_token_valid(root, value, now));
+	assert_false(qstore_token_valid(root, ID1, now));
+	assert_false(qstore_token_valid(root, "", now));
+	assert_true(qstore_set_token(&e, NULL, err, sizeof(err)));  /* the release ended */
+	assert_false(qstore_token_valid(root, field_value(value, sizeof(value), ID1, token), now));
+	qentry_free(&e);
+	remove_tree(root);
+	free(root);
+}
+
+static void test_a_release_mark_ends_the_token(void **state)
+{
+	char *root = scratch_dir(), err[512], token[33], value[256];
+	struct qentry e;
+
+	(void)state;
+	put_message(root, "virus_q", ID1);
+	assert_true(qstore_find(root, NULL, ID1, &e, err, sizeof(err)));
+	assert_true(qstore_claim(&e, err, sizeof(err)));
+	assert_true(qstore_set_token(&e, token, err, sizeof(err)));
+	assert_true(qstore_mark_released(&e, "root", "smtp x", "250", err, sizeof(err)));
+	assert_false(qstore_token_valid(root, field_value(value, sizeof(value), ID1, token),
+					time(NULL)));
+	assert_null(json_object_get(e.meta, "release_token"));
+	qentry_free(&e);
+	remove_tree(root);
+	free(root);
+}
+
 static void test_release_to_defaults_to_port_25_and_is_checked(void **state)
 {
 	struct policy *p = load_ok("{\"stages\": {}}");
@@ -388,6 +451,8 @@ int main(void)
 		cmocka_unit_test(test_remove_takes_both_files),
 		cmocka_unit_test(test_scan_lists_in_order_and_skips_files_being_written),
 		cmocka_unit_test(test_scan_of_a_missing_root_is_empty),
+		cmocka_unit_test(test_a_release_token_is_live_only_for_its_message_and_time),
+		cmocka_unit_test(test_a_release_mark_ends_the_token),
 		cmocka_unit_test(test_release_to_defaults_to_port_25_and_is_checked),
 	};
 
