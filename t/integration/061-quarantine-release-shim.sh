@@ -5,7 +5,8 @@
 # hop an smtp-sink. A quarantined message released through the shim's next
 # hop (--shim-config) reaches the sink exactly once with its original
 # envelope; with the next hop down it stays, exit 1; two releases at once
-# deliver once; a shim.json with a Maildir next hop delivers into it.
+# deliver once; a shim.json with a Maildir next hop delivers into it; a
+# release with a one-time token through the shim itself.
 set -u
 . "$MD_TOP/t/lib/peers.sh"
 . "$MD_TOP/t/lib/shim.sh"
@@ -50,6 +51,19 @@ is "$(sink_count)" 1 "exactly once"
 like "$(q list | grep "^$id")" "released$" "list after: released"
 is "$(q list --json | jq -r --arg id "$id" '.[] | select(.id == $id) | .released[0].to')" \
 	"shim smtp 127.0.0.1:$SINK_PORT" "list --json says where it went"
+
+# A one-time token: released into the shim itself, not quarantined again.
+id3=$(quarantine three) || bail_out "the third message was not quarantined"
+n=$(ls "$quarantine"/subject_q/*.json | wc -l)
+out=$(q release --token --to "127.0.0.1:$SHIM_PORT" "$id3" 2>&1)
+is "$?" 0 "release --token into the shim exits 0"
+if msg=$(sink_wait_for "quarantine-me three" 10); then
+	ok "the shim delivers the message released with a token"
+	is "$(ls "$quarantine"/subject_q/*.json | wc -l)" "$n" "... not quarantined again"
+	like "$(cat "$SHIM_LOG")" "quarantine skipped: a release with a live token" "the shim says why"
+else
+	not_ok "the shim delivers the message released with a token" "$out" "$(tail -3 "$SHIM_LOG")"
+fi
 
 # The next hop down.
 id2=$(quarantine two) || bail_out "the second message was not quarantined"
