@@ -143,6 +143,7 @@ static void policy_free(struct policy *p)
 	free(p->macros);
 	free(p->settings.quarantine_dir);
 	free(p->settings.spool_dir);
+	free(p->settings.release_to.host);
 	action_list_free(&p->settings.fail_safe);
 	free(p->path);
 	free(p);

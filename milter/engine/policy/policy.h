@@ -180,11 +180,16 @@ struct service {
 	bool receiver_public;           /* binding a non-loopback address was asked for */
 };
 
+/* settings.release_to when the policy does not say (milter-delegate-quarantine release). */
+#define POLICY_RELEASE_HOST "127.0.0.1"
+#define POLICY_RELEASE_PORT 25
+
 struct policy_settings {
 	char *quarantine_dir;           /* root of quarantine folders */
 	char *spool_dir;                /* temporary message copies */
 	uint64_t max_message_size;      /* 0: no limit of ours */
 	struct action_list fail_safe;   /* verdict when processing fails (tempfail) */
+	struct endpoint release_to;     /* where quarantine releases go (127.0.0.1:25) */
 };
 
 struct policy {

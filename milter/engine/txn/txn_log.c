@@ -13,16 +13,18 @@ void txn_log_format(const struct txn *t, struct verdict v, const char *extra,
 		    char *buf, size_t len)
 {
 	const char *qid = txn_queue_id(t), *addr = txn_client_addr(t), *from = txn_sender(t);
+	const char *qrn = txn_quarantine_id(t);
 	char reply[480] = "";
 
 	if (v.reply)
 		snprintf(reply, sizeof(reply), " reply=%d%s%s %s", v.reply->code,
 			 *v.reply->status ? " " : "", v.reply->status, v.reply->text);
 	snprintf(buf, len, "%s: client=%s from=<%s> rcpts=%zu size=%llu delegation=%llums "
-		 "rules=\"%s\" verdict=%s%s%s%s", qid && *qid ? qid : "NOQUEUE",
+		 "rules=\"%s\" verdict=%s%s%s%s%s%s", qid && *qid ? qid : "NOQUEUE",
 		 addr && *addr ? addr : "unknown", from ? from : "", txn_rcpt_count(t),
 		 (unsigned long long)txn_message_size(t), (unsigned long long)txn_delegation_ms(t),
-		 txn_trail(t), verdict_name(v.kind), reply, extra ? " " : "", extra ? extra : "");
+		 txn_trail(t), verdict_name(v.kind), reply, *qrn ? " quarantine=" : "", qrn,
+		 extra ? " " : "", extra ? extra : "");
 }
 
 /* txn_log_message - the line at LOG_INFO. */
