@@ -118,16 +118,20 @@ static bool send_smtp(const struct qtool *q, struct outlet *o, const struct qent
 }
 
 /* send_shim - E to the shim's next hop. */
-static bool send_shim(const struct qtool *q, struct outlet *o, const struct qentry *e,
-		      const struct envelope *env, char *reply, size_t len)
+static bool send_shim(struct outlet *o, const struct qentry *e, const struct envelope *env,
+		      char *reply, size_t len)
 {
 	FILE *in = fopen(e->eml, "re");
 	struct shim_delivery d = {
 		.message = in, .sender = env->sender, .rcpts = env->rcpts, .rcpt_count = env->count,
-		.spool_dir = q->spool_dir, .queue_id = e->id,
+		.queue_id = e->id,
 	};
 	struct delivery_result res;
 
+	if (in == NULL) {
+		snprintf(reply, len, "open %s: %s", e->eml, strerror(errno));
+		return false;
+	}
 	shim_nexthop_deliver(o->shim, &d, &res);
 	if (in)
 		fclose(in);
@@ -257,7 +261,7 @@ static bool outlet_send(const struct qtool *q, struct outlet *o, struct qentry *
 	if (o->sendmail)
 		sent = send_sendmail(q, o, e, &env, reply, len);
 	else if (o->shim)
-		sent = send_shim(q, o, e, &env, reply, len);
+		sent = send_shim(o, e, &env, reply, len);
 	else
 		sent = send_smtp(q, o, e, &env, q->token ? token : NULL, reply, len);
 	free(env.rcpts);
