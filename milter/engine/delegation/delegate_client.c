@@ -91,8 +91,12 @@ struct msg_reader {
 	char id_line[sizeof(MSG_ID_FIELD ": \r\n") + MAX_ID_LEN];
 	size_t prefix_len, prefix_pos;
 	size_t pos, len;                /* unconsumed file bytes are buf[pos..len) */
-	char buf[READ_BUF_SIZE];
-	char raw[READ_BUF_SIZE];        /* what the states produced, before crlf_clean */
+	/*
+	 * READ_BUF_SIZE bytes each, allocated apart from the rest and never
+	 * zeroed: clearing 32 KB per send was a tenth of the milter's work.
+	 */
+	char *buf;
+	char *raw;                      /* what the states produced, before crlf_clean */
 };
 
 /* The last command sent; with the reader's state it says where a send ended. */
@@ -164,7 +168,7 @@ static bool reader_fill(struct msg_reader *r, size_t want)
 	r->len -= r->pos;
 	r->pos = 0;
 	while (r->len < want && !r->eof) {
-		size_t n = reader_input(r, r->buf + r->len, sizeof(r->buf) - r->len);
+		size_t n = reader_input(r, r->buf + r->len, READ_BUF_SIZE - r->len);
 
 		if (r->err != 0)
 			return false;
@@ -338,8 +342,8 @@ static size_t reader_read(char *dst, size_t size, size_t nitems, void *arg)
 
 	if (want == 0)
 		return CURL_READFUNC_ABORT;     /* libcurl's buffers are far larger */
-	if (want > sizeof(r->raw))
-		want = sizeof(r->raw);
+	if (want > READ_BUF_SIZE)
+		want = READ_BUF_SIZE;
 	while (out == 0 && (r->state != READ_END || r->pending_cr)) {
 		size_t n = 0;
 
@@ -647,6 +651,8 @@ static void transfer_free(struct transfer *t)
 		log_msg(LOG_WARNING, "delegate_client: close %s: %s", t->req->path, strerror(errno));
 	curl_slist_free_all(t->rcpts);
 	free(t->mail_from);
+	free(t->reader.buf);
+	free(t->reader.raw);
 	free(t);
 }
 
@@ -656,6 +662,8 @@ static struct transfer *transfer_new(const struct delegate_send_request *req, ch
 	struct transfer *t = xcalloc(1, sizeof(*t));
 
 	t->mail_from = xasprintf("<%s>", req->sender);
+	t->reader.buf = xmalloc(READ_BUF_SIZE);
+	t->reader.raw = xmalloc(READ_BUF_SIZE);
 	t->req = req;
 	for (size_t i = 0; i < req->rcpt_count; i++) {
 		char *rcpt = xasprintf("<%s>", req->rcpts[i]);

@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "quarantine.h"
 #include "txn_int.h"
 
 enum flow { FLOW_GO, FLOW_STOP };
@@ -44,6 +45,12 @@ static enum flow run_quarantine(struct txn *t, const struct action *a, const cha
 	};
 	char err[256] = "no quarantine store configured";
 
+	if (quarantine_release_vouched(t)) {    /* an admin released it: not again */
+		log_msg(LOG_NOTICE, "%s: rule=%s quarantine skipped: a release with a live token",
+			txn_log_id(t), rule);
+		txn_note(t, "%s:%s=released", stage_name(stage), rule);
+		return FLOW_GO;
+	}
 	if (a->u.quarantine.folder &&
 	    !(t->env.quarantine && t->env.quarantine(t->env.service_arg, t, a, rule, err, sizeof(err)))) {
 		log_msg(LOG_ERR, "%s: rule=%s quarantine to %s failed: %s", txn_log_id(t), rule,

@@ -26,4 +26,11 @@
 bool quarantine_store(void *arg, struct txn *t, const struct action *action,
 		      const char *rule, char *err, size_t errlen);
 
+/*
+ * quarantine_release_vouched - is T's message a release by
+ * milter-delegate-quarantine with a live token (qstore.h, RELEASE TOKENS)?
+ * Its quarantine actions are then skipped. Reads the quarantine only.
+ */
+bool quarantine_release_vouched(const struct txn *t);
+
 #endif

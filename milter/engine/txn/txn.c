@@ -272,18 +272,3 @@ const char *txn_trail(const struct txn *t)
 {
 	return t->msg ? t->msg->trail : t->trail;
 }
-
-/* txn_quarantine_id - the id of the current message's quarantined copy, or NULL. */
-const char *txn_quarantine_id(const struct txn *t)
-{
-	return txn_msg_view(t)->quarantine_id;
-}
-
-/* txn_set_quarantine_id - remember ID for the log line. */
-void txn_set_quarantine_id(struct txn *t, const char *id)
-{
-	struct txn_msg *m = txn_msg(t);
-
-	free(m->quarantine_id);
-	m->quarantine_id = xstrdup(id);
-}

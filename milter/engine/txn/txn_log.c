@@ -33,6 +33,7 @@ void txn_log_format(const struct txn *t, struct verdict v, const struct txn_log_
 		    char *buf, size_t len)
 {
 	const char *qid = txn_queue_id(t), *addr = txn_client_addr(t), *from = txn_sender(t);
+	const char *qrn = txn_quarantine_id(t);
 	char reply[480] = "", tail[LINE_MAX_BYTES / 2];
 
 	if (v.reply)
@@ -40,10 +41,10 @@ void txn_log_format(const struct txn *t, struct verdict v, const struct txn_log_
 			 *v.reply->status ? " " : "", v.reply->status, v.reply->text);
 	format_extra(extra, tail, sizeof(tail));
 	snprintf(buf, len, "%s: client=%s from=<%s> rcpts=%zu size=%llu delegation=%llums "
-		 "rules=\"%s\" verdict=%s%s%s", qid && *qid ? qid : "NOQUEUE",
+		 "rules=\"%s\" verdict=%s%s%s%s%s", qid && *qid ? qid : "NOQUEUE",
 		 addr && *addr ? addr : "unknown", from ? from : "", txn_rcpt_count(t),
 		 (unsigned long long)txn_message_size(t), (unsigned long long)txn_delegation_ms(t),
-		 txn_trail(t), verdict_name(v.kind), reply, tail);
+		 txn_trail(t), verdict_name(v.kind), reply, *qrn ? " quarantine=" : "", qrn, tail);
 }
 
 /* starts_entry - does P (after a space of the trail) start a "stage:" entry? */
@@ -91,7 +92,7 @@ static json_t *reply_object(const struct reply *r)
 json_t *txn_log_json(const struct txn *t, struct verdict v, const struct txn_log_field *extra)
 {
 	const char *qid = txn_queue_id(t), *addr = txn_client_addr(t), *from = txn_sender(t);
-	const char *qt = txn_quarantine_id(t);
+	const char *qt = txn_quarantine_id(t);     /* "" when none */
 	json_t *o = json_object();
 
 	json_object_set_new(o, "queue_id", json_string(qid && *qid ? qid : "NOQUEUE"));
@@ -103,7 +104,7 @@ json_t *txn_log_json(const struct txn *t, struct verdict v, const struct txn_log
 	json_object_set_new(o, "rules", trail_array(txn_trail(t)));
 	json_object_set_new(o, "verdict", json_string(verdict_name(v.kind)));
 	json_object_set_new(o, "reply", reply_object(v.reply));
-	json_object_set_new(o, "quarantine_id", qt ? log_json_string(qt) : json_null());
+	json_object_set_new(o, "quarantine_id", *qt ? log_json_string(qt) : json_null());
 	for (; extra && extra->key; extra++)
 		json_object_set_new(o, extra->key, log_json_string(extra->value));
 	return o;

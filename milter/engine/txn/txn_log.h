@@ -3,21 +3,23 @@
  * front ends (the milter at its verdict, the shim after its next hop):
  *
  *   QID: client=ADDR from=<SENDER> rcpts=N size=BYTES delegation=MSms
- *        rules="TRAIL" verdict=KIND[ reply=CODE[ X.Y.Z] TEXT][ EXTRA]
+ *        rules="TRAIL" verdict=KIND[ reply=CODE[ X.Y.Z] TEXT][ quarantine=ID][ EXTRA]
  *
  * QID is the queue id ("NOQUEUE" before one is known), ADDR the client's
  * address ("unknown" without one), SIZE the bytes of header and body seen
  * so far, TRAIL the "stage:rule=action" trail of the rules that fired.
- * EXTRA is the front end's own fields (the shim's nexthop=... status=...
- * detail=...), each KEY=VALUE or KEY="VALUE", appended last. Tests and
- * operators grep these keys: add new fields at the end, never rename one.
+ * ID is the message's quarantine id when a quarantine action kept a copy
+ * (milter-delegate-quarantine show ID). EXTRA is the front end's own
+ * fields (the shim's nexthop=... status=... detail=...), each KEY=VALUE or
+ * KEY="VALUE", appended last. Tests and operators grep these keys: add new
+ * fields at the end, never rename one.
  *
  * With JSON logs (log.h) the same line is one object: "message" holds the
  * text line above, and the fields are "queue_id", "client", "from",
  * "rcpts", "size", "delegation_ms", "rules" (the trail as an array, one
  * "stage:rule=action" string each), "verdict", "reply" ({"code","status",
- * "text"}, or null), "quarantine_id" (the quarantined copy's id, or null),
- * then each EXTRA key with its value as a string.
+ * "text"}, or null), "quarantine_id" (ID, or null), then each EXTRA key
+ * with its value as a string.
  *
  * txn_log_message also counts the message in the metrics (metrics.h):
  * by verdict ("quarantine" when a quarantine decided; "continue", no rule

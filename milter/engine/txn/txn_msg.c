@@ -12,6 +12,7 @@
  * kept text is the message as received; after the headers stage the text
  * is dropped when nothing will read it.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,7 +41,6 @@ void txn_msg_free(struct txn_msg *m)
 		metrics_gauge_add(M_MESSAGES_SPOOLING, -1);
 	spool_free(m->text);
 	txn_msg_free_copies(m);
-	free(m->quarantine_id);
 	free(m->sender);
 	free(m->auth_user);
 	for (size_t i = 0; i < m->rcpt_count; i++)
@@ -234,6 +234,15 @@ const struct headers *txn_headers(const struct txn *t) { return &txn_msg_view(t)
 const struct headers *txn_delegate_added(const struct txn *t) { return &txn_msg_view(t)->delegate_added; }
 uint64_t txn_message_size(const struct txn *t) { return txn_msg_view(t)->size; }
 uint64_t txn_delegation_ms(const struct txn *t) { return txn_msg_view(t)->delegation_ms; }
+
+/* txn_quarantine_id - the folder copy's id, or "". */
+const char *txn_quarantine_id(const struct txn *t) { return txn_msg_view(t)->quarantine_id; }
+
+/* txn_set_quarantine_id - remember ID for the log line. */
+void txn_set_quarantine_id(struct txn *t, const char *id)
+{
+	snprintf(txn_msg(t)->quarantine_id, sizeof(txn_msg(t)->quarantine_id), "%s", id);
+}
 
 /* txn_rcpt_at - the Ith accepted recipient, or NULL. */
 const char *txn_rcpt_at(const struct txn *t, size_t i)
