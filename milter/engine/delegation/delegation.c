@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clamd_service.h"
 #include "correlation.h"
 #include "delegate_client.h"
 #include "delegation.h"
@@ -102,6 +103,8 @@ bool delegation_update(struct delegation *d, const struct policy *p, char *err, 
 
 	pthread_mutex_lock(&d->lock);
 	for (size_t i = 0; i < p->service_count; i++) {
+		if (p->services[i].type == SERVICE_CLAMD)
+			continue;       /* clamd_service: one connection per scan, no receiver */
 		add_client(d, &p->services[i]);
 		if (!add_receiver(d, &p->services[i], p->settings.spool_dir, err, errlen))
 			ok = false;
@@ -224,6 +227,10 @@ void delegation_run(void *arg, struct txn *t, const struct delegate_spec *spec,
 	char id[CORR_ID_LEN + 1];
 	uint64_t start = corr_now_ms(), deadline = start + s->timeout_ms;
 
+	if (s->type == SERVICE_CLAMD) {
+		clamd_service_run(t, s, out);
+		return;
+	}
 	pthread_mutex_lock(&d->lock);
 	client = find_client(d, s);
 	pthread_mutex_unlock(&d->lock);

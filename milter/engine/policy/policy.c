@@ -143,6 +143,7 @@ static void policy_free(struct policy *p)
 	for (size_t i = 0; i < p->service_count; i++) {
 		free(p->services[i].name);
 		free(p->services[i].delegator.host);
+		free(p->services[i].delegator_path);
 		free(p->services[i].receiver.host);
 	}
 	free(p->services);

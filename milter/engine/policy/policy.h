@@ -174,12 +174,26 @@ struct rule {
 	unsigned line;                  /* source line, for logs */
 };
 
-enum service_type { SERVICE_SMTP };
+/*
+ * SERVICE_SMTP: a content filter that speaks SMTP and returns a copy to our
+ * receiver. SERVICE_CLAMD: clamd itself, sent the message with INSTREAM or
+ * FILDES; its verdict comes back as fields (clamd_service.h), no receiver.
+ */
+enum service_type { SERVICE_SMTP, SERVICE_CLAMD };
+
+/* How a clamd service passes the message ("stream"). */
+enum clamd_stream {
+	CLAMD_STREAM_AUTO,      /* FILDES on a unix socket, INSTREAM over TCP */
+	CLAMD_STREAM_INSTREAM,  /* the bytes, in chunks */
+	CLAMD_STREAM_FILDES,    /* the open file (unix socket only) */
+};
 
 struct service {
 	char *name;
 	enum service_type type;
-	struct endpoint delegator;
+	struct endpoint delegator;      /* host NULL: a clamd unix socket (delegator_path) */
+	char *delegator_path;           /* SERVICE_CLAMD on a unix socket, else NULL */
+	enum clamd_stream stream;       /* SERVICE_CLAMD only */
 	uint64_t timeout_ms;            /* wait for the returned copy */
 	uint64_t grace_ms;              /* 2xx answer but no copy: wait this long */
 	struct endpoint receiver;

@@ -1,6 +1,8 @@
 /*
  * policy_load_service.c - parse "services" (delegation targets) and
  * "settings" (quarantine and spool folders, size limit, fail-safe verdict).
+ * A service is "smtp" (a filter that returns a copy to our receiver) or
+ * "clamd" (clamd itself, on a unix socket or TCP; no receiver).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,42 +54,99 @@ static bool load_duration(struct load_ctx *c, json_t *obj, const char *key,
 	return ok;
 }
 
-/* load_delegator - {"address": ..., "timeout": ..., "grace": ...}. */
+/* load_clamd_address - OBJ.address of a clamd service: "unix:/path", "/path" or HOST:PORT. */
+static void load_clamd_address(struct load_ctx *c, json_t *obj, struct service *s)
+{
+	const char *text = lctx_string_member(c, obj, "address", false);
+	const char *path = text && strncmp(text, "unix:", 5) == 0 ? text + 5 : text;
+
+	if (!path || path[0] != '/') {
+		load_endpoint(c, obj, "address", &s->delegator);
+		return;
+	}
+	if (strlen(path) >= 108) {      /* sizeof(sun_path) */
+		lctx_push_key(c, "address");
+		lctx_error(c, "unix socket path \"%s\" is longer than 107 bytes", path);
+		lctx_pop(c);
+		return;
+	}
+	s->delegator_path = xstrdup(path);
+}
+
+/* load_stream - OBJ.stream of a clamd service: "auto" (default), "instream", "fildes". */
+static void load_stream(struct load_ctx *c, json_t *obj, struct service *s)
+{
+	static const char *const names[] = {
+		[CLAMD_STREAM_AUTO] = "auto", [CLAMD_STREAM_INSTREAM] = "instream",
+		[CLAMD_STREAM_FILDES] = "fildes",
+	};
+	const char *text = lctx_string_member(c, obj, "stream", false);
+	size_t i;
+
+	if (!text)
+		return;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(text, names[i]) == 0)
+			break;
+	lctx_push_key(c, "stream");
+	if (i == sizeof(names) / sizeof(names[0]))
+		lctx_error(c, "unknown value \"%s\"; expected one of: auto, instream, fildes", text);
+	else if (i == CLAMD_STREAM_FILDES && s->delegator_path == NULL && s->delegator.host)
+		lctx_error(c, "\"fildes\" passes an open file and needs a unix socket address");
+	else
+		s->stream = (enum clamd_stream)i;
+	lctx_pop(c);
+}
+
+/* load_delegator - {"address": ..., "timeout": ..., "grace": ...} (clamd: "stream"). */
 static void load_delegator(struct load_ctx *c, json_t *v, struct service *s)
 {
 	static const char *const keys[] = { "address", "timeout", "grace", NULL };
+	static const char *const clamd_keys[] = { "address", "timeout", "stream", NULL };
 
 	lctx_push_key(c, "delegator");
 	if (!v)
 		lctx_error(c, "missing key \"delegator\" (expected {\"address\": \"HOST:PORT\", \"timeout\": \"60s\"})");
 	else if (lctx_expect(c, v, JSON_OBJECT, "an object with address and timeout")) {
-		lctx_check_keys(c, v, keys);
-		load_endpoint(c, v, "address", &s->delegator);
+		lctx_check_keys(c, v, s->type == SERVICE_CLAMD ? clamd_keys : keys);
+		if (s->type == SERVICE_CLAMD) {
+			load_clamd_address(c, v, s);
+			load_stream(c, v, s);
+		} else {
+			load_endpoint(c, v, "address", &s->delegator);
+		}
 		load_duration(c, v, "timeout", DEFAULT_TIMEOUT_MS, &s->timeout_ms);
 		load_duration(c, v, "grace", DEFAULT_GRACE_MS, &s->grace_ms);
 	}
 	lctx_pop(c);
 }
 
-/* load_service - one named service object into S. */
-static void load_service(struct load_ctx *c, json_t *v, struct service *s)
+/* load_type - "type": "smtp" or "clamd". */
+static void load_type(struct load_ctx *c, json_t *v, struct service *s)
 {
-	static const char *const keys[] = { "type", "delegator", "receiver", "receiver_public",
-					    "comment", NULL };
-	const char *type;
-	json_t *pub;
+	const char *type = lctx_string_member(c, v, "type", true);
 
-	if (!lctx_expect(c, v, JSON_OBJECT, "a service object"))
+	if (!type || strcmp(type, "smtp") == 0)
 		return;
-	lctx_check_keys(c, v, keys);
-	type = lctx_string_member(c, v, "type", true);
-	if (type && strcmp(type, "smtp") != 0) {
-		lctx_push_key(c, "type");
-		lctx_error(c, "unknown service type \"%s\"; expected: smtp", type);
-		lctx_pop(c);
+	if (strcmp(type, "clamd") == 0) {
+		s->type = SERVICE_CLAMD;
+		return;
 	}
-	load_delegator(c, json_object_get(v, "delegator"), s);
-	pub = json_object_get(v, "receiver_public");
+	lctx_push_key(c, "type");
+	lctx_error(c, "unknown service type \"%s\"; expected: smtp, clamd", type);
+	lctx_pop(c);
+}
+
+/* load_receiver - where an SMTP service's copies come back (clamd: none). */
+static void load_receiver(struct load_ctx *c, json_t *v, struct service *s)
+{
+	json_t *pub = json_object_get(v, "receiver_public");
+
+	if (s->type == SERVICE_CLAMD) {
+		if (json_object_get(v, "receiver") || pub)
+			lctx_error(c, "a clamd service answers itself: it has no receiver or receiver_public");
+		return;
+	}
 	lctx_push_key(c, "receiver_public");
 	if (pub && lctx_expect(c, pub, JSON_TRUE, "a boolean"))
 		s->receiver_public = json_is_true(pub);
@@ -100,6 +159,20 @@ static void load_service(struct load_ctx *c, json_t *v, struct service *s)
 			   s->receiver.host);
 		lctx_pop(c);
 	}
+}
+
+/* load_service - one named service object into S. */
+static void load_service(struct load_ctx *c, json_t *v, struct service *s)
+{
+	static const char *const keys[] = { "type", "delegator", "receiver", "receiver_public",
+					    "comment", NULL };
+
+	if (!lctx_expect(c, v, JSON_OBJECT, "a service object"))
+		return;
+	lctx_check_keys(c, v, keys);
+	load_type(c, v, s);
+	load_delegator(c, json_object_get(v, "delegator"), s);
+	load_receiver(c, v, s);
 }
 
 /* load_services - the "services" object: name -> service. */
