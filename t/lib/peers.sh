@@ -202,7 +202,8 @@ clamd_ping() {
 # start_clamd - start clamd with a database that detects only EICAR.
 # Sets CLAMD_SOCKET (unix socket, for clamsmtpd and clamav-milter),
 # CLAMD_PORT (TCP on 127.0.0.1), CLAMD_PID and CLAMD_LOG. Virus names are
-# reported as "MD.Test.EICAR.UNOFFICIAL".
+# reported as "MD.Test.EICAR.UNOFFICIAL". Lines in $CLAMD_EXTRA_CONF are
+# added to clamd.conf ("StreamMaxLength 20K").
 start_clamd() {
 	local dir=$PEERS_DIR/clamd eicar md5 hex
 	mkdir -p "$dir/db" "$dir/tmp"
@@ -230,6 +231,7 @@ start_clamd() {
 		ScanMail yes
 		SelfCheck 0
 		Bytecode no
+		${CLAMD_EXTRA_CONF:-}
 	EOF
 	clamd -c "$dir/clamd.conf" </dev/null >"$dir/clamd.out" 2>&1 &
 	CLAMD_PID=$!
