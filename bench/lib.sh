@@ -71,13 +71,16 @@ postfix_spec() {
 	esac
 }
 
-# milter_spec KIND NAME - a fresh socket: unix under a directory the user
-# postfix can reach, or inet on a free port.
+# milter_spec KIND NAME [OWNER] - a fresh socket: unix under a directory the
+# user postfix can reach (owned by OWNER, who must remove the socket at its
+# stop), or inet on a free port.
 milter_spec() {
+	local dir=$PEERS_DIR/sock${3:+-$3}
 	if [[ $1 == unix ]]; then
-		mkdir -p "$PEERS_DIR/sock"
-		chmod 755 "$PEERS_DIR/sock"
-		echo "unix:$PEERS_DIR/sock/$2.sock"
+		mkdir -p "$dir"
+		chmod 755 "$dir"
+		[[ -z ${3:-} ]] || chown "$3" "$dir"
+		echo "unix:$dir/$2.sock"
 	else
 		echo "inet:$(free_port)@127.0.0.1"
 	fi

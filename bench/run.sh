@@ -129,7 +129,7 @@ md_row() {
 	local id=$1 name=$2 kind=$3 policy=$4 check=$5 spec
 	row_wanted "$id" || return 0
 	[[ -x $MILTER ]] || { bench_skip "$id" "$name" "not built"; return 0; }
-	spec=$(milter_spec "$kind" "md-$id")
+	spec=$(milter_spec "$kind" "md-$id" postfix)   # -u postfix removes it at stop
 	SUT_LOG=$PEERS_DIR/rows/md-$id.log
 	mkdir -p "$PEERS_DIR/rows"
 	if ! start_md "$policy" "$spec" "$SUT_LOG"; then
@@ -235,7 +235,7 @@ big_messages() {
 		return 0
 	fi
 	policy=$(delegate_policy big "$BIG_CLAMSMTPD_PORT" "$recv" 600s)
-	spec=$(milter_spec unix md-big)
+	spec=$(milter_spec unix md-big postfix)
 	SUT_LOG=$dir/milter.log
 	start_md "$policy" "$spec" "$SUT_LOG" && bench_postfix "$(postfix_spec "$spec")" || {
 		bench_extra big '{"status": "failed to start"}'
@@ -314,7 +314,7 @@ huge_message() {
 	SUT_PID=
 	if [[ -x $MILTER ]]; then
 		policy=$(delegate_policy huge "$CLAMSMTPD_A_PORT" "$RECV_PORT" 600s)
-		spec=$(milter_spec unix md-huge)
+		spec=$(milter_spec unix md-huge postfix)
 		SUT_LOG=$PEERS_DIR/rows/md-huge.log
 		if start_md "$policy" "$spec" "$SUT_LOG" && bench_postfix "$(postfix_spec "$spec")"; then
 			huge_one 3u "$POSTFIX_PORT" "Postfix + milter-delegate -> clamsmtpd (unix)"

@@ -2,9 +2,10 @@
  * shim_deliver.c - the next hop: relay over SMTP (delegate_client, no
  * correlation id, every recipient asked) or write into a Maildir (tmp/,
  * fsync, rename to new/), and say what the next hop's answer means for the
- * message: sent, deferred, partly refused or refused for good. Files are
- * written through spool.h: the relayed copy is a spool, a Maildir file is
- * published (the edits streamed straight into it).
+ * message: sent, deferred, partly refused or refused for good. The shim
+ * keeps one copy of a message: the relay sends the edited head from memory
+ * and streams the body from that copy; a Maildir file is published through
+ * spool.h with the edits streamed straight into it.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -97,23 +98,28 @@ static bool write_fd(void *arg, const void *data, size_t len)
 	return spool_write_fd(*(int *)arg, data, len);
 }
 
-/* write_spool - shim_edit output into the spool ARG. */
-static bool write_spool(void *arg, const void *data, size_t len)
+/* write_stream - shim_edit output into the stream ARG (the head in memory). */
+static bool write_stream(void *arg, const void *data, size_t len)
 {
-	return spool_write(arg, data, len);
+	return fwrite(data, 1, len, arg) == len;
 }
 
-/* write_edited - D's message, edited, through WRITE; false with DETAIL set. */
+/*
+ * write_edited - D's message, edited, through WRITE (only its head when
+ * HEAD_ONLY: D's stream is then left at the rest of the body); false with
+ * DETAIL set.
+ */
 static bool write_edited(const struct shim_delivery *d, const char *prefix,
 			 bool (*write)(void *, const void *, size_t), void *arg, bool lf_only,
-			 char *detail, size_t len)
+			 bool head_only, char *detail, size_t len)
 {
 	struct shim_edit_request req = {
 		.prefix = prefix, .edits = d->edits, .count = d->edit_count, .lf_only = lf_only,
 		.write = write, .write_arg = arg,
 	};
 
-	return shim_edit_copy(d->message, &req, detail, len);
+	return head_only ? shim_edit_head(d->message, &req, detail, len)
+			 : shim_edit_copy(d->message, &req, detail, len);
 }
 
 /* printable - copy SRC into DST (LEN) with anything but printable ASCII made '?'. */
@@ -196,13 +202,14 @@ static enum delivery_status smtp_outcome(const struct delegate_send_result *res,
 	return DELIVERY_DEFERRED;
 }
 
-/* relay - send the edited copy at PATH; OUT says how it went. */
-static void relay(struct shim_nexthop *nh, const struct shim_delivery *d, const char *path,
-		  struct delivery_result *out)
+/* relay - send HEAD, then the rest of D's message as it is; OUT says how it went. */
+static void relay(struct shim_nexthop *nh, const struct shim_delivery *d, const char *head,
+		  size_t head_len, struct delivery_result *out)
 {
 	struct delegate_send_request req = {
 		.sender = d->sender, .rcpts = d->rcpts, .rcpt_count = d->rcpt_count,
-		.path = path, .id = NULL, .timeout_ms = nh->timeout_ms, .ask_every_rcpt = true,
+		.stream = d->message, .head = head, .head_len = head_len, .id = NULL,
+		.timeout_ms = nh->timeout_ms, .ask_every_rcpt = true,
 	};
 	struct delegate_send_result res;
 
@@ -218,25 +225,30 @@ static void relay(struct shim_nexthop *nh, const struct shim_delivery *d, const 
 }
 
 /*
- * deliver_smtp - relay D to the next MTA. The edited message is written to
- * a file first: the SMTP client sends files (and may send one twice, when
- * a reused connection died).
+ * deliver_smtp - relay D to the next MTA. Only the edited head is made, in
+ * memory; the body is streamed from the message the session holds (the
+ * client goes back to where it starts if a reused connection died).
  */
 static void deliver_smtp(struct shim_nexthop *nh, const struct shim_delivery *d,
 			 struct delivery_result *out)
 {
-	struct spool *edited = spool_new(d->spool_dir, "shim-out", 0);
-	const char *path = NULL;
+	char *head = NULL;
+	size_t head_len = 0;
+	FILE *mem = open_memstream(&head, &head_len);
+	bool ok = mem != NULL && write_edited(d, d->prefix, write_stream, mem, false, true,
+					      out->detail, sizeof(out->detail));
 
-	if (spool_ok(edited) && write_edited(d, d->prefix, write_spool, edited, false, out->detail,
-					     sizeof(out->detail)) &&
-	    spool_finish(edited))
-		path = spool_path(edited);
-	if (!spool_ok(edited))
-		snprintf(out->detail, sizeof(out->detail), "%s", spool_error(edited));
-	if (path)
-		relay(nh, d, path, out);
-	spool_free(edited);
+	if (mem == NULL)
+		snprintf(out->detail, sizeof(out->detail), "cannot make the header: %s",
+			 strerror(errno));
+	if (mem != NULL && fclose(mem) != 0 && ok) {
+		snprintf(out->detail, sizeof(out->detail), "cannot make the header: %s",
+			 strerror(errno));
+		ok = false;
+	}
+	if (ok)
+		relay(nh, d, head, head_len, out);
+	free(head);
 }
 
 /* maildir_name - a unique file name: TIME.MusecPpidQn_QUEUEID.HOST. */
@@ -264,7 +276,7 @@ static bool fill_maildir(int fd, void *arg, char *err, size_t errlen)
 {
 	const struct maildir_fill *f = arg;
 
-	return write_edited(f->d, f->prefix, write_fd, &fd, true, err, errlen);
+	return write_edited(f->d, f->prefix, write_fd, &fd, true, false, err, errlen);
 }
 
 /* deliver_maildir - D into NH's Maildir: tmp/, fsync, rename into new/, fsync new/. */

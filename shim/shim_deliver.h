@@ -41,14 +41,13 @@ struct shim_nexthop;
 
 /* What to deliver; every pointer is borrowed for the call. */
 struct shim_delivery {
-	FILE *message;                          /* headers, body (CRLF); read from its start */
+	FILE *message;                          /* headers, body (CRLF); from its start; seekable */
 	const char *sender;                     /* "" is the null sender */
 	const char *const *rcpts;
 	size_t rcpt_count;
 	const char *prefix;                     /* CRLF lines put first, or NULL */
 	const struct header_edit *const *edits;
 	size_t edit_count;
-	const char *spool_dir;                  /* for the relayed copy (SMTP) */
 	const char *queue_id;                   /* in file names */
 };
 

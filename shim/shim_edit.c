@@ -287,17 +287,13 @@ static bool copy_rest(FILE *in, struct writer *w)
 	return !ferror(in);
 }
 
-/* shim_edit_copy - IN to REQ's output with its prefix and edits. */
-bool shim_edit_copy(FILE *in, const struct shim_edit_request *req, char *err, size_t errlen)
+/* edit_head - read IN's header block, apply REQ's edits and put the result out through W. */
+static bool edit_head(FILE *in, const struct shim_edit_request *req, struct writer *w,
+		      char *err, size_t errlen)
 {
-	struct writer *w = xcalloc(1, sizeof(*w));
 	struct block b = { 0 };
-	bool ok;
+	bool ok = block_read(in, &b, err, errlen);
 
-	w->write = req->write;
-	w->write_arg = req->write_arg;
-	w->lf_only = req->lf_only;
-	ok = block_read(in, &b, err, errlen);
 	for (size_t i = 0; ok && i < req->count; i++)
 		apply_edit(&b, req->edits[i]);
 	if (ok && req->prefix)
@@ -308,11 +304,37 @@ bool shim_edit_copy(FILE *in, const struct shim_edit_request *req, char *err, si
 		writer_put(w, "\r\n", 2);
 	if (ok && b.body_line)
 		writer_put(w, b.body_line, b.body_len);
-	if (ok && !copy_rest(in, w))
+	block_free(&b);
+	return ok;
+}
+
+/* edit - the head, then the rest of IN when WHOLE: what both entry points share. */
+static bool edit(FILE *in, const struct shim_edit_request *req, bool whole, char *err,
+		 size_t errlen)
+{
+	struct writer *w = xcalloc(1, sizeof(*w));
+	bool ok;
+
+	w->write = req->write;
+	w->write_arg = req->write_arg;
+	w->lf_only = req->lf_only;
+	ok = edit_head(in, req, w, err, errlen);
+	if (ok && whole && !copy_rest(in, w))
 		snprintf(err, errlen, "cannot read the message: %s", strerror(errno)), ok = false;
 	if (!writer_end(w) && ok)
 		snprintf(err, errlen, "cannot write the delivery: %s", strerror(errno)), ok = false;
-	block_free(&b);
 	free(w);
 	return ok;
+}
+
+/* shim_edit_copy - IN to REQ's output with its prefix and edits. */
+bool shim_edit_copy(FILE *in, const struct shim_edit_request *req, char *err, size_t errlen)
+{
+	return edit(in, req, true, err, errlen);
+}
+
+/* shim_edit_head - only the edited head; IN is left at the rest of the body. */
+bool shim_edit_head(FILE *in, const struct shim_edit_request *req, char *err, size_t errlen)
+{
+	return edit(in, req, false, err, errlen);
 }

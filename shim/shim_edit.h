@@ -51,4 +51,13 @@ struct shim_edit_request {
  */
 bool shim_edit_copy(FILE *in, const struct shim_edit_request *req, char *err, size_t errlen);
 
+/*
+ * shim_edit_head - the part of the copy that edits change: the prefix, the
+ * edited header block, the empty line (or the first body line, when a line
+ * that is no header line ended the block). IN is left where the rest of
+ * the body starts, which the caller sends as it is (the SMTP next hop:
+ * delegate_client streams it after the head, no third copy of the message).
+ */
+bool shim_edit_head(FILE *in, const struct shim_edit_request *req, char *err, size_t errlen);
+
 #endif

@@ -10,43 +10,15 @@
 #include "log.h"
 #include "policy_load.h"
 #include "shim_config.h"
+#include "daemon_check.h"
 #include "shim_daemon.h"
 #include "shim_options.h"
 
-/* report_errors - every load error of WHAT, one per line, to stderr. */
-static void report_errors(const struct load_errors *errs, const char *what)
+/* start_checks - daemon_check_fn: what start-up needs besides policy and settings. */
+static bool start_checks(const void *opts, const struct policy *p, enum daemon_check_mode mode,
+			 struct load_errors *errs)
 {
-	for (size_t i = 0; i < errs->count; i++)
-		fprintf(stderr, "%s\n", errs->items[i]);
-	fprintf(stderr, "%zu error%s: %s not loaded\n", errs->count, errs->count == 1 ? "" : "s",
-		what);
-}
-
-/* check_policy - a summary line, or every error, then what start-up needs; true when all is well. */
-static bool check_policy(const struct shim_options *o)
-{
-	struct load_errors errs = { 0 };
-	struct policy *p = policy_load_file(o->policy_path, &errs);
-	char summary[512];
-	bool ready;
-
-	if (!p) {
-		report_errors(&errs, "policy");
-		load_errors_free(&errs);
-		return false;
-	}
-	policy_summary(p, summary, sizeof(summary));
-	printf("%s\n", summary);
-	fflush(stdout);
-	ready = shim_daemon_check(o, p, DAEMON_CHECK, &errs);
-	for (size_t i = 0; i < errs.count; i++)
-		fprintf(stderr, "%s\n", errs.items[i]);
-	if (!ready)
-		fprintf(stderr, "%zu error%s: delegate-shim would not start\n", errs.count,
-			errs.count == 1 ? "" : "s");
-	load_errors_free(&errs);
-	policy_unref(p);
-	return ready;
+	return shim_daemon_check(opts, p, mode, errs);
 }
 
 /* load_config - the shim settings, or NULL with every error on stderr. */
@@ -55,10 +27,8 @@ static struct shim_config *load_config(const char *path)
 	struct load_errors errs = { 0 };
 	struct shim_config *cfg = shim_config_load_file(path, &errs);
 
-	if (!cfg) {
-		report_errors(&errs, "shim configuration");
-		load_errors_free(&errs);
-	}
+	if (!cfg)
+		daemon_check_print(&errs, false, "shim configuration not loaded");
 	return cfg;
 }
 
@@ -73,7 +43,8 @@ int main(int argc, char **argv)
 		return status;
 	cfg = load_config(opts.config_path);
 	if (opts.check_only) {
-		bool policy_ok = check_policy(&opts);
+		bool policy_ok = daemon_check_policy_file(opts.policy_path, "delegate-shim",
+							  start_checks, &opts);
 
 		if (cfg) {
 			shim_config_summary(cfg, summary, sizeof(summary));

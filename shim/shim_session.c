@@ -268,7 +268,7 @@ static void deliver(struct session *s, struct verdict v, struct smtp_reply *r)
 	struct shim_delivery d = {
 		.message = open_delivered(s), .sender = txn_sender(s->t), .rcpts = rcpt,
 		.rcpt_count = rcpts, .prefix = received, .edits = edits, .edit_count = n,
-		.spool_dir = txn_policy(s->t)->settings.spool_dir, .queue_id = s->qid,
+		.queue_id = s->qid,
 	};
 	struct delivery_result res;
 

@@ -868,6 +868,60 @@ static void test_connection_dead_while_idle_is_retried_on_a_new_one(void **state
 	server_stop(srv);
 }
 
+static void test_head_then_the_rest_of_a_stream_survives_a_retry(void **state)
+{
+	static char kept[] = "Subject: old\r\nX-Drop: me\r\n\r\nbody line\r\n.dot\r\n";
+	static const char head[] = "Received: by shim\r\nSubject: new\r\n\r\n";
+	struct script sc = { .drop_second_mail = true };
+	struct server *srv = server_start(&sc);
+	struct delegate_client *dc = client_for(srv, "127.0.0.1", 2);
+	FILE *in = fmemopen(kept, strlen(kept), "r");
+	struct delegate_send_request req = {
+		.sender = "sender@example.org", .rcpts = one_rcpt, .rcpt_count = 1,
+		.stream = in, .head = head, .head_len = strlen(head), .timeout_ms = 10000,
+	};
+	struct delegate_send_result res;
+
+	(void)state;
+	assert_non_null(in);
+	for (int i = 0; i < 2; i++) {   /* the second goes over a connection that died idle */
+		assert_int_equal(fseek(in, (long)strlen("Subject: old\r\nX-Drop: me\r\n\r\n"),
+				       SEEK_SET), 0);
+		delegate_client_send(dc, &req, &res);
+		assert_int_equal(res.status, SEND_ACCEPTED);
+		assert_data(srv, "Received: by shim\r\nSubject: new\r\n\r\nbody line\r\n..dot\r\n"
+			    ".\r\n");
+	}
+	assert_int_equal(srv->connections, 2);
+	fclose(in);
+	delegate_client_free(dc);
+	server_stop(srv);
+}
+
+static void test_a_request_names_one_source_and_a_head_only_without_an_id(void **state)
+{
+	struct fixture *f = *state;
+	struct script sc = { 0 };
+	struct server *srv = server_start(&sc);
+	struct delegate_client *dc = client_for(srv, "127.0.0.1", 1);
+	struct delegate_send_request req = request_for(f);
+	struct delegate_send_result res;
+
+	write_message(f, "Subject: x\r\n\r\nbody\r\n");
+	req.stream = stdin;
+	delegate_client_send(dc, &req, &res);
+	assert_int_equal(res.status, SEND_FAILED);
+	assert_string_equal(res.step, "local");
+	req.stream = NULL;
+	req.head = "X: y\r\n\r\n";
+	req.head_len = strlen(req.head);
+	delegate_client_send(dc, &req, &res);
+	assert_int_equal(res.status, SEND_FAILED);
+	assert_int_equal(srv->connections, 0);
+	delegate_client_free(dc);
+	server_stop(srv);
+}
+
 static void test_connection_of_a_refused_send_is_not_reused(void **state)
 {
 	struct fixture *f = *state;
@@ -1135,6 +1189,8 @@ int main(void)
 		T(test_silent_server_times_out_in_time_at_every_step),
 		T(test_consecutive_sends_reuse_one_connection),
 		T(test_connection_dead_while_idle_is_retried_on_a_new_one),
+		T(test_head_then_the_rest_of_a_stream_survives_a_retry),
+		T(test_a_request_names_one_source_and_a_head_only_without_an_id),
 		T(test_connection_of_a_refused_send_is_not_reused),
 		T(test_eight_threads_sending_at_once_all_succeed),
 		T(test_progress_is_reported_while_the_server_is_slow),

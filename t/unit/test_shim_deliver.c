@@ -96,7 +96,7 @@ static struct shim_delivery delivery_of(struct fixture *f, const struct header_e
 	return (struct shim_delivery){
 		.message = f->in, .sender = "a@example.org", .rcpts = rcpts, .rcpt_count = 1,
 		.prefix = "Received: by shim.test\r\n", .edits = edits, .edit_count = count,
-		.spool_dir = f->dir, .queue_id = "QID1",
+		.queue_id = "QID1",
 	};
 }
 
@@ -211,6 +211,8 @@ struct script {
 	unsigned eod_delay_ms;
 	atomic_uint data_commands;      /* DATA commands that reached it */
 	atomic_uint messages;           /* messages it took (2xx after the data) */
+	char text[4096];                /* the text of the last message, CRLF lines */
+	size_t text_len;
 };
 
 /* say - fill R from A when A matches WHAT. */
@@ -256,7 +258,15 @@ static void nh_data_start(void *ctx, struct smtp_reply *r)
 
 static bool nh_data_line(void *ctx, const char *text, size_t len, bool more)
 {
-	(void)ctx, (void)text, (void)len, (void)more;
+	struct script *sc = ctx;
+
+	if (sc->text_len + len + 2 < sizeof(sc->text)) {
+		memcpy(sc->text + sc->text_len, text, len);
+		sc->text_len += len;
+		if (!more)
+			memcpy(sc->text + sc->text_len, "\r\n", 2), sc->text_len += 2;
+		sc->text[sc->text_len] = '\0';
+	}
 	return true;
 }
 
@@ -279,11 +289,13 @@ static const struct smtp_handlers fake_nexthop = {
 static const char *const one_rcpt[] = { "b@example.net" };
 static const char *const two_rcpts[] = { "b@example.net", "nobody@example.net" };
 
-/* deliver_to_port - F's message to RCPTS through an SMTP next hop on PORT, 1 s at most. */
-static struct delivery_result deliver_to_port(struct fixture *f, unsigned port,
-					      const char *const *rcpts, size_t count)
+/* deliver_edited_to_port - F's message with EDITS to RCPTS through the next hop on PORT. */
+static struct delivery_result deliver_edited_to_port(struct fixture *f, unsigned port,
+						     const char *const *rcpts, size_t count,
+						     const struct header_edit *const *edits,
+						     size_t edit_count)
 {
-	struct shim_delivery d = delivery_of(f, NULL, 0);
+	struct shim_delivery d = delivery_of(f, edits, edit_count);
 	struct delivery_result res;
 	struct shim_nexthop *nh;
 	char err[256];
@@ -298,6 +310,13 @@ static struct delivery_result deliver_to_port(struct fixture *f, unsigned port,
 	shim_nexthop_deliver(nh, &d, &res);
 	shim_nexthop_free(nh);
 	return res;
+}
+
+/* deliver_to_port - F's message to RCPTS through an SMTP next hop on PORT, 1 s at most. */
+static struct delivery_result deliver_to_port(struct fixture *f, unsigned port,
+					      const char *const *rcpts, size_t count)
+{
+	return deliver_edited_to_port(f, port, rcpts, count, NULL, 0);
 }
 
 /* deliver_via - F's message to RCPTS through a fake next hop answering as SC. */
@@ -324,6 +343,28 @@ static void test_accepted_by_the_next_hop_is_250_with_the_queue_id(void **state)
 	assert_int_equal(res.status, DELIVERY_SENT);
 	assert_reply(&res, 250, "2.0.0 Ok: queued as QID1");
 	assert_int_equal(sc.messages, 1);
+}
+
+static void test_next_hop_gets_the_edited_head_and_the_body_as_kept(void **state)
+{
+	struct fixture *f = *state;
+	struct script sc = { 0 };
+	struct smtp_server_config cfg = { .host = "127.0.0.1", .hostname = "nexthop.test" };
+	char err[256];
+	struct smtp_server *srv = smtp_server_start(&cfg, &fake_nexthop, &sc, err, sizeof(err));
+	const struct header_edit add = { EDIT_ADD, "X-Virus-Scanned", "clean", 0 };
+	const struct header_edit drop = { EDIT_REMOVE, "X-Drop", NULL, 0 };
+	const struct header_edit *const edits[] = { &add, &drop };
+	struct delivery_result res;
+
+	if (!srv)
+		fail_msg("cannot start the fake next hop: %s", err);
+	res = deliver_edited_to_port(f, smtp_server_port(srv), one_rcpt, 1, edits, 2);
+	smtp_server_stop(srv);
+	assert_int_equal(res.status, DELIVERY_SENT);
+	assert_int_equal(sc.messages, 1);
+	assert_string_equal(sc.text, "Received: by shim.test\r\nSubject: hi\r\n"
+			    "X-Virus-Scanned: clean\r\n\r\nHello.\r\n");
 }
 
 static void test_refusal_for_good_after_the_data_is_mirrored_as_5xx(void **state)
@@ -540,6 +581,7 @@ int main(void)
 		T(test_missing_message_fails_with_the_reason),
 		T(test_maildir_under_a_file_cannot_be_created),
 		T(test_accepted_by_the_next_hop_is_250_with_the_queue_id),
+		T(test_next_hop_gets_the_edited_head_and_the_body_as_kept),
 		T(test_refusal_for_good_after_the_data_is_mirrored_as_5xx),
 		T(test_refusal_for_good_of_data_is_mirrored_as_5xx),
 		T(test_refusal_for_good_of_the_sender_is_mirrored_as_5xx),

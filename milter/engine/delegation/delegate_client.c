@@ -16,7 +16,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -78,14 +77,18 @@ enum reader_state {
 };
 
 struct msg_reader {
-	int fd;
+	FILE *in;                       /* the caller's stream, or ours (owns_in, unbuffered) */
+	bool owns_in;
+	off_t start;                    /* where the message starts in IN (a retry goes back) */
 	enum reader_state state;
+	enum reader_state after_prefix; /* READ_LINE_START, or READ_BODY after a caller's head */
 	bool skipping_field;            /* the current field is a planted X-Delegate-Id */
 	bool filter_ids;                /* leave planted X-Delegate-Id fields out (an id is sent) */
 	bool eof;
 	bool pending_cr;                /* a CR was read; what follows decides (crlf_clean) */
 	int err;                        /* errno of a failed read(), or 0 */
-	char prefix[sizeof(MSG_ID_FIELD ": \r\n") + MAX_ID_LEN];
+	const char *prefix;             /* id_line, or the caller's head */
+	char id_line[sizeof(MSG_ID_FIELD ": \r\n") + MAX_ID_LEN];
 	size_t prefix_len, prefix_pos;
 	size_t pos, len;                /* unconsumed file bytes are buf[pos..len) */
 	char buf[READ_BUF_SIZE];
@@ -139,6 +142,16 @@ static void pool_lock(struct delegate_client *dc, bool take)
 	}
 }
 
+/* reader_input - up to CAP bytes of the message text; 0 at its end or on error (r->err). */
+static size_t reader_input(struct msg_reader *r, char *dst, size_t cap)
+{
+	size_t n = fread(dst, 1, cap, r->in);
+
+	if (n == 0 && ferror(r->in))
+		r->err = errno ? errno : EIO;
+	return n;
+}
+
 /*
  * reader_fill - make at least WANT bytes available in buf[pos..len), fewer
  * only at end of file. False on a read error (r->err set).
@@ -151,16 +164,12 @@ static bool reader_fill(struct msg_reader *r, size_t want)
 	r->len -= r->pos;
 	r->pos = 0;
 	while (r->len < want && !r->eof) {
-		ssize_t n = read(r->fd, r->buf + r->len, sizeof(r->buf) - r->len);
+		size_t n = reader_input(r, r->buf + r->len, sizeof(r->buf) - r->len);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r->err = errno;
+		if (r->err != 0)
 			return false;
-		}
 		r->eof = n == 0;
-		r->len += (size_t) n;
+		r->len += n;
 	}
 	return true;
 }
@@ -226,7 +235,6 @@ static size_t reader_line(struct msg_reader *r, char *dst, size_t cap)
 static size_t reader_body(struct msg_reader *r, char *dst, size_t cap)
 {
 	size_t n = r->len - r->pos;
-	ssize_t got;
 
 	if (n > 0) {
 		n = n < cap ? n : cap;
@@ -234,14 +242,10 @@ static size_t reader_body(struct msg_reader *r, char *dst, size_t cap)
 		r->pos += n;
 		return n;
 	}
-	do
-		got = read(r->fd, dst, cap);
-	while (got < 0 && errno == EINTR);
-	if (got < 0)
-		r->err = errno;
-	else if (got == 0)
+	n = reader_input(r, dst, cap);
+	if (n == 0 && r->err == 0)
 		r->state = READ_END;
-	return got > 0 ? (size_t) got : 0;
+	return n;
 }
 
 /* reader_step - produce up to CAP bytes from the current state (0 is fine: state moved). */
@@ -256,7 +260,7 @@ static size_t reader_step(struct msg_reader *r, char *dst, size_t cap)
 		memcpy(dst, r->prefix + r->prefix_pos, n);
 		r->prefix_pos += n;
 		if (r->prefix_pos == r->prefix_len)
-			r->state = READ_LINE_START;
+			r->state = r->after_prefix;
 		return n;
 	case READ_LINE_START:
 		reader_classify(r);
@@ -344,7 +348,8 @@ static bool reader_rewind(struct msg_reader *r)
 	r->err = 0;
 	r->prefix_pos = 0;
 	r->pos = r->len = 0;
-	return lseek(r->fd, 0, SEEK_SET) == 0;
+	clearerr(r->in);
+	return fseeko(r->in, r->start, SEEK_SET) == 0;
 }
 
 /* reply_code - the code of reply line LINE, or 0. */
@@ -563,6 +568,10 @@ static bool request_check(const struct delegate_send_request *req, char *err, si
 		snprintf(err, errlen, "bad sender address");
 		return false;
 	}
+	if ((req->path == NULL) == (req->stream == NULL) || (req->head != NULL && req->id != NULL)) {
+		snprintf(err, errlen, "bad request: one of path and stream; a head only without an id");
+		return false;
+	}
 	if (req->rcpt_count == 0) {
 		snprintf(err, errlen, "no recipients");
 		return false;
@@ -585,12 +594,41 @@ static bool request_check(const struct delegate_send_request *req, char *err, si
 	return true;
 }
 
+/*
+ * reader_open - set R up for REQ: the id line or the caller's head first,
+ * then the text of REQ's stream (from where it stands) or file. False with ERR.
+ */
+static bool reader_open(struct msg_reader *r, const struct delegate_send_request *req,
+			char *err, size_t errlen)
+{
+	r->filter_ids = req->id != NULL;
+	r->after_prefix = req->head != NULL ? READ_BODY : READ_LINE_START;
+	r->prefix = req->head != NULL ? req->head : r->id_line;
+	r->prefix_len = req->head != NULL ? req->head_len : 0;
+	if (req->id != NULL)
+		r->prefix_len = (size_t) snprintf(r->id_line, sizeof(r->id_line),
+						  MSG_ID_FIELD ": %s\r\n", req->id);
+	r->in = req->stream;
+	if (r->in == NULL && (r->in = fopen(req->path, "re")) == NULL) {
+		snprintf(err, errlen, "open %s: %s", req->path, strerror(errno));
+		return false;
+	}
+	r->owns_in = req->stream == NULL;
+	if (r->owns_in)
+		setvbuf(r->in, NULL, _IONBF, 0);        /* reads go straight into our buffers */
+	if ((r->start = ftello(r->in)) < 0) {
+		snprintf(err, errlen, "cannot tell where the message starts: %s", strerror(errno));
+		return false;
+	}
+	return true;
+}
+
 /* transfer_free - close the file and free the lists; T may be NULL. */
 static void transfer_free(struct transfer *t)
 {
 	if (t == NULL)
 		return;
-	if (t->reader.fd >= 0 && close(t->reader.fd) != 0)
+	if (t->reader.owns_in && fclose(t->reader.in) != 0)
 		log_msg(LOG_WARNING, "delegate_client: close %s: %s", t->req->path, strerror(errno));
 	curl_slist_free_all(t->rcpts);
 	free(t->mail_from);
@@ -604,7 +642,6 @@ static struct transfer *transfer_new(const struct delegate_send_request *req, ch
 
 	t->mail_from = xasprintf("<%s>", req->sender);
 	t->req = req;
-	t->reader.fd = -1;
 	for (size_t i = 0; i < req->rcpt_count; i++) {
 		char *rcpt = xasprintf("<%s>", req->rcpts[i]);
 		struct curl_slist *l = curl_slist_append(t->rcpts, rcpt);  /* copies the string */
@@ -617,13 +654,7 @@ static struct transfer *transfer_new(const struct delegate_send_request *req, ch
 		}
 		t->rcpts = l;
 	}
-	t->reader.filter_ids = req->id != NULL;
-	if (req->id != NULL)
-		t->reader.prefix_len = (size_t) snprintf(t->reader.prefix, sizeof(t->reader.prefix),
-							  MSG_ID_FIELD ": %s\r\n", req->id);
-	t->reader.fd = open(req->path, O_RDONLY | O_CLOEXEC);
-	if (t->reader.fd < 0) {
-		snprintf(err, errlen, "open %s: %s", req->path, strerror(errno));
+	if (!reader_open(&t->reader, req, err, errlen)) {
 		transfer_free(t);
 		return NULL;
 	}
@@ -679,8 +710,8 @@ static void transfer_result(CURLcode rc, const struct transfer *t, struct delega
 	if (out->status == SEND_ACCEPTED)
 		return;
 	if (t->reader.err != 0)
-		snprintf(out->error, sizeof(out->error), "read %s: %s", t->req->path,
-			 strerror(t->reader.err));
+		snprintf(out->error, sizeof(out->error), "read %s: %s",
+			 t->req->path ? t->req->path : "the message", strerror(t->reader.err));
 	else if (out->status == SEND_REFUSED && strcmp(out->step, "RCPT TO") == 0 &&
 		 t->req->ask_every_rcpt)
 		snprintf(out->error, sizeof(out->error), "refused %u of %zu recipients at RCPT TO",

@@ -15,7 +15,8 @@
  *	dot-stuffing and the final CRLF.CRLF. The delegator later sends its
  *	filtered copy to our receiver; that half is not here.
  *
- *	The message file is streamed, never read whole into memory. In front
+ *	The message (a file, or a stream and a header block in memory) is
+ *	streamed, never read whole into memory. In front
  *	of it goes the correlation header "X-Delegate-Id: ID\r\n"; any
  *	X-Delegate-Id field already in the file's header block (with its
  *	continuation lines, name matched without regard to case) is left out,
@@ -96,6 +97,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "policy.h"
 
@@ -115,7 +117,19 @@ struct delegate_send_request {
 	const char *sender;             /* envelope sender without <>; "" is the null sender */
 	const char *const *rcpts;       /* recipients "user@domain" without <>; at least one */
 	size_t rcpt_count;
-	const char *path;               /* the spooled message: headers, empty line, body; CRLF */
+	/*
+	 * The message (headers, empty line, body; CRLF): the file PATH, or
+	 * the rest of STREAM from where it stands (exactly one of the two).
+	 * A retry goes back to where it started, so STREAM must be seekable
+	 * (a file or spool_open()'s stream). Without an id, HEAD (HEAD_LEN
+	 * bytes) goes first and the stream is sent as the rest of the body:
+	 * the shim sends its edited header block from memory and the body
+	 * from the message it holds, with no third copy.
+	 */
+	const char *path;
+	FILE *stream;
+	const char *head;
+	size_t head_len;
 	const char *id;                 /* correlation id (printable, no spaces); NULL: none sent */
 	unsigned timeout_ms;            /* the whole send, connection included; 0: 60 s */
 	/*

@@ -268,6 +268,37 @@ bool daemon_check_file_folder(const char *path, const struct folder_spec *spec,
 	return daemon_check_folder(dir, &leaf, u, mode, errs);
 }
 
+/* daemon_check_print - print the errors of a -t check and what failed, on stderr. */
+bool daemon_check_print(struct load_errors *errs, bool ok, const char *failed)
+{
+	for (size_t i = 0; i < errs->count; i++)
+		fprintf(stderr, "%s\n", errs->items[i]);
+	if (!ok)
+		fprintf(stderr, "%zu error%s: %s\n", errs->count, errs->count == 1 ? "" : "s", failed);
+	load_errors_free(errs);
+	return ok;
+}
+
+/* daemon_check_policy_file - load and summarize the policy, then check what start-up needs. */
+bool daemon_check_policy_file(const char *path, const char *program, daemon_check_fn check,
+			      const void *opts)
+{
+	struct load_errors errs = { 0 };
+	struct policy *p = policy_load_file(path, &errs);
+	char summary[512], failed[128];
+	bool ready;
+
+	if (!p)
+		return daemon_check_print(&errs, false, "policy not loaded");
+	policy_summary(p, summary, sizeof(summary));
+	printf("%s\n", summary);
+	fflush(stdout);
+	snprintf(failed, sizeof(failed), "%s would not start", program);
+	ready = daemon_check_print(&errs, check(opts, p, DAEMON_CHECK, &errs), failed);
+	policy_unref(p);
+	return ready;
+}
+
 /* daemon_check_report - log the errors of a start-up check and its summary. */
 bool daemon_check_report(struct load_errors *errs, bool ok)
 {

@@ -92,4 +92,24 @@ bool daemon_check_file_folder(const char *path, const struct folder_spec *spec,
  */
 bool daemon_check_report(struct load_errors *errs, bool ok);
 
+/*
+ * daemon_check_print - the same for -t, on stderr: every error in ERRS on
+ * a line of its own and, when OK is false, "N errors: FAILED" (FAILED says
+ * what did not happen: "policy not loaded"); frees ERRS' items. Returns OK.
+ */
+bool daemon_check_print(struct load_errors *errs, bool ok, const char *failed);
+
+/* What a daemon checks besides its policy; OPTS is the daemon's own options. */
+typedef bool (*daemon_check_fn)(const void *opts, const struct policy *p,
+				enum daemon_check_mode mode, struct load_errors *errs);
+
+/*
+ * daemon_check_policy_file - the -t mode's policy step: load PATH, print
+ * its summary line (stdout) or every error (stderr), then run CHECK in
+ * DAEMON_CHECK mode and print its errors with "PROGRAM would not start".
+ * True when the policy loaded and CHECK passed.
+ */
+bool daemon_check_policy_file(const char *path, const char *program, daemon_check_fn check,
+			      const void *opts);
+
 #endif
