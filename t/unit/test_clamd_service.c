@@ -192,8 +192,8 @@ static void test_policy_refuses_what_a_clamd_service_cannot_do(void **state)
 			  "\"deliver\":\"copy\"}}]}}",
 			  "test.json:1:83: services.a.delegator.stream: \"fildes\" passes an open file "
 			  "and needs a unix socket address\n"
-			  "test.json:1:18: services.a: a clamd service answers itself: it has no receiver "
-			  "or receiver_public\n"
+			  "test.json:1:18: services.a: a clamd service answers itself: it has no receiver, "
+			  "receiver_public or receiver_idle\n"
 			  "test.json:1:194: stages.eom[0].then.deliver: a clamd service returns a verdict, "
 			  "not a copy: \"copy\" needs an smtp service");
 	assert_load_error("{\"services\":{\"a\":{\"type\":\"clamav\",\"delegator\":{\"address\":\"1\"},"

@@ -29,7 +29,7 @@ static int setup(void **state)
 	assert_non_null(f);
 	f->spool = scratch_dir();
 	f->table = corr_new();
-	f->receiver = receiver_start(&addr, false, f->spool, f->table, err, sizeof(err));
+	f->receiver = receiver_start(&(struct receiver_config){ .address = &addr, .spool_dir = f->spool }, f->table, err, sizeof(err));
 	if (!f->receiver)
 		fail_msg("receiver_start: %s", err);
 	*state = f;
@@ -327,7 +327,7 @@ static void test_public_address_needs_explicit_consent(void **state)
 	char err[256];
 
 	(void)state;
-	assert_null(receiver_start(&addr, false, "/tmp", table, err, sizeof(err)));
+	assert_null(receiver_start(&(struct receiver_config){ .address = &addr, .spool_dir = "/tmp" }, table, err, sizeof(err)));
 	assert_string_equal(err, "receiver 0.0.0.0:0 is not a loopback address "
 			    "(set \"receiver_public\": true to allow it)");
 	corr_free(table);

@@ -67,6 +67,7 @@ static void add_client(struct delegation *d, const struct service *s)
 		log_msg(LOG_ERR, "service %s: cannot make its delegate client (mutex)", s->name);
 		abort();
 	}
+	delegate_client_set_idle_limit(c->client, (unsigned)(s->idle_ms / 1000));
 	c->delegator.port = s->delegator.port;
 	c->next = d->clients;
 	d->clients = c;
@@ -76,13 +77,17 @@ static void add_client(struct delegation *d, const struct service *s)
 static bool add_receiver(struct delegation *d, const struct service *s, const char *spool_dir,
 			 char *err, size_t errlen)
 {
+	struct receiver_config cfg = {
+		.address = &s->receiver, .allow_public = s->receiver_public,
+		.idle_ms = (unsigned)s->receiver_idle_ms, .spool_dir = spool_dir,
+	};
 	struct receiver_slot *r;
 	struct receiver *rcv;
 
 	for (r = d->receivers; r; r = r->next)
 		if (same_endpoint(&r->address, &s->receiver))
 			return true;
-	rcv = receiver_start(&s->receiver, s->receiver_public, spool_dir, d->table, err, errlen);
+	rcv = receiver_start(&cfg, d->table, err, errlen);
 	if (!rcv)
 		return false;
 	r = xcalloc(1, sizeof(*r));
@@ -250,7 +255,8 @@ void delegation_run(void *arg, struct txn *t, const struct delegate_spec *spec,
 	classify(&res, corr_take_copy(d->table, e), out);
 	corr_release(d->table, e);
 	out->elapsed_ms = corr_now_ms() - start;
-	log_msg(LOG_DEBUG, "%s: delegation id=%s service=%s send=%s step=%s reused=%d",
+	log_msg(LOG_DEBUG, "%s: delegation id=%s service=%s send=%s step=%s reused=%d retried=%d",
 		txn_queue_id(t) ? txn_queue_id(t) : "NOQUEUE", id, s->name,
-		delegate_send_status_name(res.status), res.step ? res.step : "-", res.reused);
+		delegate_send_status_name(res.status), res.step ? res.step : "-", res.reused,
+		res.retried);
 }

@@ -289,24 +289,25 @@ static bool is_loopback(const char *host)
 }
 
 /* receiver_start - listen on ADDR and serve (see receiver.h). */
-struct receiver *receiver_start(const struct endpoint *addr, bool allow_public,
-				const char *spool_dir, struct corr_table *table,
+struct receiver *receiver_start(const struct receiver_config *rc, struct corr_table *table,
 				char *err, size_t errlen)
 {
+	const struct endpoint *addr = rc->address;
 	struct smtp_server_config cfg = {
 		.host = addr->host, .port = addr->port, .hostname = "milter-delegate.receiver",
 		.max_message_size = RECEIVER_MAX_SIZE,
-		.command_timeout_ms = 60 * 1000, .data_timeout_ms = 5 * 60 * 1000,
+		.command_timeout_ms = rc->idle_ms ? rc->idle_ms : 60 * 1000,
+		.data_timeout_ms = 5 * 60 * 1000,
 	};
 	struct receiver *r;
 
-	if (!allow_public && !is_loopback(addr->host)) {
+	if (!rc->allow_public && !is_loopback(addr->host)) {
 		snprintf(err, errlen, "receiver %s:%u is not a loopback address (set \"receiver_public\": true "
 			 "to allow it)", addr->host, addr->port);
 		return NULL;
 	}
 	r = xcalloc(1, sizeof(*r));
-	r->spool_dir = xstrdup(spool_dir);
+	r->spool_dir = xstrdup(rc->spool_dir);
 	r->table = table;
 	if (!(r->server = smtp_server_start(&cfg, &receiver_handlers, r, err, errlen))) {
 		free(r->spool_dir);

@@ -27,13 +27,20 @@
 
 struct receiver;
 
+/* How a receiver listens. Everything is copied by receiver_start. */
+struct receiver_config {
+	const struct endpoint *address;
+	bool allow_public;              /* a non-loopback address was asked for */
+	unsigned idle_ms;               /* a delegate idle this long between commands gets 421; 0: 60 s */
+	const char *spool_dir;
+};
+
 /*
- * receiver_start - listen on ADDR (loopback unless ALLOW_PUBLIC) and serve.
- * NULL with the reason in ERR ("cannot listen on 127.0.0.1:10025: Address
- * already in use").
+ * receiver_start - listen on CFG's address (loopback unless allow_public)
+ * and serve. NULL with the reason in ERR ("cannot listen on
+ * 127.0.0.1:10025: Address already in use").
  */
-struct receiver *receiver_start(const struct endpoint *addr, bool allow_public,
-				const char *spool_dir, struct corr_table *table,
+struct receiver *receiver_start(const struct receiver_config *cfg, struct corr_table *table,
 				char *err, size_t errlen);
 
 /* receiver_port - the port it listens on (useful with port 0 in tests). */

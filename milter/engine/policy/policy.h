@@ -196,7 +196,9 @@ struct service {
 	enum clamd_stream stream;       /* SERVICE_CLAMD only */
 	uint64_t timeout_ms;            /* wait for the returned copy */
 	uint64_t grace_ms;              /* 2xx answer but no copy: wait this long */
+	uint64_t idle_ms;               /* SMTP: reuse no connection idle longer (whole seconds) */
 	struct endpoint receiver;
+	uint64_t receiver_idle_ms;      /* the receiver drops a delegate idle this long */
 	bool receiver_public;           /* binding a non-loopback address was asked for */
 };
 

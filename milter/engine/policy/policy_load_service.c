@@ -13,6 +13,10 @@
 
 #define DEFAULT_TIMEOUT_MS (60 * 1000)
 #define DEFAULT_GRACE_MS 2000
+/* Which side of an idle connection closes first: we do, well before the
+ * receiver drops clamsmtpd's half of the pair (see delegate_client.h). */
+#define DEFAULT_IDLE_MS (30 * 1000)
+#define DEFAULT_RECEIVER_IDLE_MS (60 * 1000)
 #define DEFAULT_QUARANTINE_DIR "/var/lib/milter-delegate/quarantine"
 #define DEFAULT_SPOOL_DIR "/var/spool/milter-delegate"
 
@@ -101,7 +105,7 @@ static void load_stream(struct load_ctx *c, json_t *obj, struct service *s)
 /* load_delegator - {"address": ..., "timeout": ..., "grace": ...} (clamd: "stream"). */
 static void load_delegator(struct load_ctx *c, json_t *v, struct service *s)
 {
-	static const char *const keys[] = { "address", "timeout", "grace", NULL };
+	static const char *const keys[] = { "address", "timeout", "grace", "idle", NULL };
 	static const char *const clamd_keys[] = { "address", "timeout", "stream", NULL };
 
 	lctx_push_key(c, "delegator");
@@ -117,6 +121,7 @@ static void load_delegator(struct load_ctx *c, json_t *v, struct service *s)
 		}
 		load_duration(c, v, "timeout", DEFAULT_TIMEOUT_MS, &s->timeout_ms);
 		load_duration(c, v, "grace", DEFAULT_GRACE_MS, &s->grace_ms);
+		load_duration(c, v, "idle", DEFAULT_IDLE_MS, &s->idle_ms);
 	}
 	lctx_pop(c);
 }
@@ -143,10 +148,17 @@ static void load_receiver(struct load_ctx *c, json_t *v, struct service *s)
 	json_t *pub = json_object_get(v, "receiver_public");
 
 	if (s->type == SERVICE_CLAMD) {
-		if (json_object_get(v, "receiver") || pub)
-			lctx_error(c, "a clamd service answers itself: it has no receiver or receiver_public");
+		if (json_object_get(v, "receiver") || pub || json_object_get(v, "receiver_idle"))
+			lctx_error(c, "a clamd service answers itself: it has no receiver, "
+				   "receiver_public or receiver_idle");
 		return;
 	}
+	load_duration(c, v, "receiver_idle", DEFAULT_RECEIVER_IDLE_MS, &s->receiver_idle_ms);
+	if (s->idle_ms < 1000 || s->idle_ms >= s->receiver_idle_ms)
+		lctx_error(c, "delegator.idle (%llu ms) must be at least 1s and shorter than "
+			   "receiver_idle (%llu ms): the filter's connection to the receiver must not "
+			   "be dropped while ours is kept for the next message",
+			   (unsigned long long)s->idle_ms, (unsigned long long)s->receiver_idle_ms);
 	lctx_push_key(c, "receiver_public");
 	if (pub && lctx_expect(c, pub, JSON_TRUE, "a boolean"))
 		s->receiver_public = json_is_true(pub);
@@ -165,7 +177,7 @@ static void load_receiver(struct load_ctx *c, json_t *v, struct service *s)
 static void load_service(struct load_ctx *c, json_t *v, struct service *s)
 {
 	static const char *const keys[] = { "type", "delegator", "receiver", "receiver_public",
-					    "comment", NULL };
+					    "receiver_idle", "comment", NULL };
 
 	if (!lctx_expect(c, v, JSON_OBJECT, "a service object"))
 		return;
@@ -173,6 +185,22 @@ static void load_service(struct load_ctx *c, json_t *v, struct service *s)
 	load_type(c, v, s);
 	load_delegator(c, json_object_get(v, "delegator"), s);
 	load_receiver(c, v, s);
+}
+
+/* check_shared_receiver - services sharing S's receiver must agree on its idle limit. */
+static void check_shared_receiver(struct load_ctx *c, const struct service *s)
+{
+	const struct policy *p = c->policy;
+
+	for (size_t i = 0; s->receiver.host && i + 1 < p->service_count; i++) {
+		const struct service *o = &p->services[i];
+
+		if (o->receiver.host && o->receiver.port == s->receiver.port &&
+		    strcmp(o->receiver.host, s->receiver.host) == 0 &&
+		    o->receiver_idle_ms != s->receiver_idle_ms)
+			lctx_error(c, "receiver_idle differs from service %s's, which shares the "
+				   "receiver %s:%u", o->name, s->receiver.host, s->receiver.port);
+	}
 }
 
 /* load_services - the "services" object: name -> service. */
@@ -194,6 +222,7 @@ void load_services(struct load_ctx *c, json_t *v)
 			s->type = SERVICE_SMTP;
 			lctx_push_key(c, name);
 			load_service(c, member, s);
+			check_shared_receiver(c, s);
 			lctx_pop(c);
 		}
 	}
