@@ -172,13 +172,13 @@ static void test_policy_reads_clamd_addresses_and_streams(void **state)
 
 	(void)state;
 	assert_int_equal(p->services[0].type, SERVICE_CLAMD);
-	assert_string_equal(p->services[0].delegator_path, "/run/clamav/clamd.ctl");
+	assert_string_equal(p->services[0].members[0].path, "/run/clamav/clamd.ctl");
 	assert_int_equal(p->services[0].stream, CLAMD_STREAM_AUTO);
-	assert_string_equal(p->services[1].delegator_path, "/run/c.sock");
+	assert_string_equal(p->services[1].members[0].path, "/run/c.sock");
 	assert_int_equal(p->services[1].stream, CLAMD_STREAM_FILDES);
-	assert_null(p->services[2].delegator_path);
-	assert_string_equal(p->services[2].delegator.host, "10.0.0.5");
-	assert_int_equal(p->services[2].delegator.port, 3310);
+	assert_null(p->services[2].members[0].path);
+	assert_string_equal(p->services[2].members[0].address.host, "10.0.0.5");
+	assert_int_equal(p->services[2].members[0].address.port, 3310);
 	assert_int_equal(p->services[2].timeout_ms, 20000);
 	policy_unref(p);
 }
@@ -191,9 +191,9 @@ static void test_policy_refuses_what_a_clamd_service_cannot_do(void **state)
 			  "\"stages\":{\"eom\":[{\"then\":{\"action\":\"delegate\",\"service\":\"a\","
 			  "\"deliver\":\"copy\"}}]}}",
 			  "test.json:1:83: services.a.delegator.stream: \"fildes\" passes an open file "
-			  "and needs a unix socket address\n"
+			  "and needs unix socket addresses\n"
 			  "test.json:1:18: services.a: a clamd service answers itself: it has no receiver, "
-			  "receiver_public or receiver_idle\n"
+			  "receiver_public, receiver_idle or receiver_allow\n"
 			  "test.json:1:194: stages.eom[0].then.deliver: a clamd service returns a verdict, "
 			  "not a copy: \"copy\" needs an smtp service");
 	assert_load_error("{\"services\":{\"a\":{\"type\":\"clamav\",\"delegator\":{\"address\":\"1\"},"

@@ -19,10 +19,12 @@
 
 #include "clamd_client.h"
 #include "correlation.h"        /* corr_now_ms */
+#include "sock_connect.h"
 
 #define CHUNK 65536             /* INSTREAM chunk; clamd's default StreamMaxLength is 25 MB */
 #define DEFAULT_TIMEOUT_MS 60000
 #define DEFAULT_PROGRESS_MS 2000
+#define MAX_CONNECT_MS 10000    /* connecting never takes longer (no progress ticks meanwhile) */
 
 /* One scan in progress. */
 struct scan {
@@ -81,73 +83,16 @@ static bool wait_fd(struct scan *s, short events, short *revents, const char *wh
 	}
 }
 
-/* connect_unix - S's socket connected to PATH (a full listen queue waits up to the deadline). */
-static bool connect_unix(struct scan *s, const char *path)
+/* connect_to - S's socket connected to TO, within the deadline (at most MAX_CONNECT_MS). */
+static bool connect_to(struct scan *s, const struct clamd_target *to)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	uint64_t left = s->deadline - corr_now_ms();
-	struct timeval tv = { .tv_sec = (time_t)(left / 1000), .tv_usec = (long)(left % 1000) * 1000 };
+	uint64_t cap = corr_now_ms() + MAX_CONNECT_MS;
+	bool timed_out;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		fail(s->out, CLAMD_FAILED, "socket path too long: %s", path);
-		return false;
-	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (s->fd < 0 || setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0 ||
-	    connect(s->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		fail(s->out, errno == EAGAIN ? CLAMD_TIMEOUT : CLAMD_FAILED, "connect %s: %s",
-		     path, strerror(errno));
-		return false;
-	}
-	return fcntl(s->fd, F_SETFL, O_NONBLOCK) == 0;
-}
-
-/* connect_ai - S's socket connected to AI, within the deadline. */
-static bool connect_ai(struct scan *s, const struct addrinfo *ai, const char *name)
-{
-	int one = 1, err = 0;
-	socklen_t len = sizeof(err);
-	short rev;
-
-	s->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (s->fd < 0) {
-		fail(s->out, CLAMD_FAILED, "socket: %s", strerror(errno));
-		return false;
-	}
-	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(s->fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-		if (errno != EINPROGRESS) {
-			fail(s->out, CLAMD_FAILED, "connect %s: %s", name, strerror(errno));
-			return false;
-		}
-		if (!wait_fd(s, POLLOUT, &rev, "connecting"))
-			return false;
-		if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-			fail(s->out, CLAMD_FAILED, "connect %s: %s", name, strerror(err ? err : errno));
-			return false;
-		}
-	}
-	return true;
-}
-
-/* connect_tcp - S's socket connected to HOST:PORT (the first address getaddrinfo gives). */
-static bool connect_tcp(struct scan *s, const struct endpoint *tcp)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
-	char port[8], name[300];
-	int rc;
-	bool ok;
-
-	snprintf(port, sizeof(port), "%u", tcp->port);
-	snprintf(name, sizeof(name), "%s:%u", tcp->host, tcp->port);
-	if ((rc = getaddrinfo(tcp->host, port, &hints, &ai)) != 0) {
-		fail(s->out, CLAMD_FAILED, "resolve %s: %s", name, gai_strerror(rc));
-		return false;
-	}
-	ok = connect_ai(s, ai, name);
-	freeaddrinfo(ai);
-	return ok;
+	s->fd = sock_connect(to->socket_path, to->tcp, cap < s->deadline ? cap : s->deadline,
+			     s->out->error, sizeof(s->out->error), &timed_out);
+	s->out->verdict = timed_out ? CLAMD_TIMEOUT : CLAMD_FAILED;
+	return s->fd >= 0;
 }
 
 /* readable_now - has clamd already said something (an early error) or closed? */
@@ -263,7 +208,7 @@ static void scan_file(struct scan *s, const struct clamd_target *to, int file)
 	enum sent r;
 
 	s->out->mode = fildes ? "FILDES" : "INSTREAM";
-	if (!(to->socket_path ? connect_unix(s, to->socket_path) : connect_tcp(s, to->tcp)))
+	if (!connect_to(s, to))
 		return;
 	r = fildes ? send_fildes(s, file) : send_instream(s, file);
 	if (r != SENT_FAILED)

@@ -20,13 +20,20 @@
 #define MD_CLAMD_SERVICE_H
 
 #include "policy.h"
+#include "service_pool.h"
 #include "txn.h"
 
 #define CLAMD_SCANNED_FIELD "X-Virus-Scanned"
 #define CLAMD_SCANNED_VALUE "ClamAV (clamd)"
 #define CLAMD_INFECTED_FIELD "X-Virus-Infected"
 
-/* clamd_service_run - scan T's current message with clamd service S; fills OUT. */
-void clamd_service_run(struct txn *t, const struct service *s, struct delegate_result *out);
+/*
+ * clamd_service_run - scan T's current message with clamd service S, on
+ * the members of its pool SP (a member that cannot be reached or gives no
+ * reply is down and the next one scans; an ERROR reply is clamd's word);
+ * fills OUT.
+ */
+void clamd_service_run(struct txn *t, const struct service *s, struct service_pool *sp,
+		       struct delegate_result *out);
 
 #endif

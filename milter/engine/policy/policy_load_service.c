@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy_load_ctx.h"
+#include "policy_load_pool.h"
 #include "units.h"
 
 #define DEFAULT_TIMEOUT_MS (60 * 1000)
@@ -38,7 +38,7 @@ static bool load_endpoint(struct load_ctx *c, json_t *obj, const char *key, stru
 }
 
 /* load_duration - OBJ.KEY as a duration in ms, DEFAULT_MS when absent. */
-static bool load_duration(struct load_ctx *c, json_t *obj, const char *key,
+bool load_duration(struct load_ctx *c, json_t *obj, const char *key,
 			  uint64_t default_ms, uint64_t *out)
 {
 	json_t *v = json_object_get(obj, key);
@@ -58,23 +58,13 @@ static bool load_duration(struct load_ctx *c, json_t *obj, const char *key,
 	return ok;
 }
 
-/* load_clamd_address - OBJ.address of a clamd service: "unix:/path", "/path" or HOST:PORT. */
-static void load_clamd_address(struct load_ctx *c, json_t *obj, struct service *s)
+/* all_unix - is every member of S a unix socket? */
+static bool all_unix(const struct service *s)
 {
-	const char *text = lctx_string_member(c, obj, "address", false);
-	const char *path = text && strncmp(text, "unix:", 5) == 0 ? text + 5 : text;
-
-	if (!path || path[0] != '/') {
-		load_endpoint(c, obj, "address", &s->delegator);
-		return;
-	}
-	if (strlen(path) >= 108) {      /* sizeof(sun_path) */
-		lctx_push_key(c, "address");
-		lctx_error(c, "unix socket path \"%s\" is longer than 107 bytes", path);
-		lctx_pop(c);
-		return;
-	}
-	s->delegator_path = xstrdup(path);
+	for (size_t i = 0; i < s->member_count; i++)
+		if (!s->members[i].path)
+			return false;
+	return true;
 }
 
 /* load_stream - OBJ.stream of a clamd service: "auto" (default), "instream", "fildes". */
@@ -95,30 +85,29 @@ static void load_stream(struct load_ctx *c, json_t *obj, struct service *s)
 	lctx_push_key(c, "stream");
 	if (i == sizeof(names) / sizeof(names[0]))
 		lctx_error(c, "unknown value \"%s\"; expected one of: auto, instream, fildes", text);
-	else if (i == CLAMD_STREAM_FILDES && s->delegator_path == NULL && s->delegator.host)
-		lctx_error(c, "\"fildes\" passes an open file and needs a unix socket address");
+	else if (i == CLAMD_STREAM_FILDES && !all_unix(s))
+		lctx_error(c, "\"fildes\" passes an open file and needs unix socket addresses");
 	else
 		s->stream = (enum clamd_stream)i;
 	lctx_pop(c);
 }
 
-/* load_delegator - {"address": ..., "timeout": ..., "grace": ...} (clamd: "stream"). */
+/* load_delegator - {"address": ..., "timeout": ..., "grace": ..., pool keys} (clamd: "stream"). */
 static void load_delegator(struct load_ctx *c, json_t *v, struct service *s)
 {
-	static const char *const keys[] = { "address", "timeout", "grace", "idle", NULL };
-	static const char *const clamd_keys[] = { "address", "timeout", "stream", NULL };
+#define POOL_KEYS "address", "balance", "max_concurrent", "health_interval", "backoff_max"
+	static const char *const keys[] = { POOL_KEYS, "timeout", "grace", "idle", NULL };
+	static const char *const clamd_keys[] = { POOL_KEYS, "timeout", "stream", NULL };
+#undef POOL_KEYS
 
 	lctx_push_key(c, "delegator");
 	if (!v)
 		lctx_error(c, "missing key \"delegator\" (expected {\"address\": \"HOST:PORT\", \"timeout\": \"60s\"})");
 	else if (lctx_expect(c, v, JSON_OBJECT, "an object with address and timeout")) {
 		lctx_check_keys(c, v, s->type == SERVICE_CLAMD ? clamd_keys : keys);
-		if (s->type == SERVICE_CLAMD) {
-			load_clamd_address(c, v, s);
+		load_pool(c, v, s);
+		if (s->type == SERVICE_CLAMD)
 			load_stream(c, v, s);
-		} else {
-			load_endpoint(c, v, "address", &s->delegator);
-		}
 		load_duration(c, v, "timeout", DEFAULT_TIMEOUT_MS, &s->timeout_ms);
 		load_duration(c, v, "grace", DEFAULT_GRACE_MS, &s->grace_ms);
 		load_duration(c, v, "idle", DEFAULT_IDLE_MS, &s->idle_ms);
@@ -148,11 +137,13 @@ static void load_receiver(struct load_ctx *c, json_t *v, struct service *s)
 	json_t *pub = json_object_get(v, "receiver_public");
 
 	if (s->type == SERVICE_CLAMD) {
-		if (json_object_get(v, "receiver") || pub || json_object_get(v, "receiver_idle"))
+		if (json_object_get(v, "receiver") || pub || json_object_get(v, "receiver_idle") ||
+		    json_object_get(v, "receiver_allow"))
 			lctx_error(c, "a clamd service answers itself: it has no receiver, "
-				   "receiver_public or receiver_idle");
+				   "receiver_public, receiver_idle or receiver_allow");
 		return;
 	}
+	load_receiver_allow(c, v, s);
 	load_duration(c, v, "receiver_idle", DEFAULT_RECEIVER_IDLE_MS, &s->receiver_idle_ms);
 	if (s->idle_ms < 1000 || s->idle_ms >= s->receiver_idle_ms)
 		lctx_error(c, "delegator.idle (%llu ms) must be at least 1s and shorter than "
@@ -177,7 +168,7 @@ static void load_receiver(struct load_ctx *c, json_t *v, struct service *s)
 static void load_service(struct load_ctx *c, json_t *v, struct service *s)
 {
 	static const char *const keys[] = { "type", "delegator", "receiver", "receiver_public",
-					    "receiver_idle", "comment", NULL };
+					    "receiver_idle", "receiver_allow", "comment", NULL };
 
 	if (!lctx_expect(c, v, JSON_OBJECT, "a service object"))
 		return;

@@ -112,6 +112,7 @@ struct delegate_result {
 	char *copy_path;        /* DELEGATE_COPY: file of the returned copy; the txn takes it */
 	struct headers fields;  /* DELEGATE_VERDICT: the verdict's fields; the txn frees them */
 	char detail[256];       /* for the log: the delegator's reply, the error */
+	char member[80];        /* for the log: the pool member that served it, or "" */
 	uint64_t elapsed_ms;
 };
 
