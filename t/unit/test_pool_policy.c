@@ -49,7 +49,7 @@ static void test_services_sharing_a_receiver_agree_on_its_idle_limit(void **stat
 			  "\"a\":{\"type\":\"smtp\",\"delegator\":{\"address\":\"1\"},\"receiver\":\"127.0.0.1:9\"},"
 			  "\"b\":{\"type\":\"smtp\",\"delegator\":{\"address\":\"2\",\"idle\":\"5s\"},"
 			  "\"receiver\":\"127.0.0.1:9\",\"receiver_idle\":\"10s\"}},\"stages\":{}}",
-			  "test.json:1:91: services.b: receiver_idle differs from service a's, which "
+			  "test.json:1:91: services.b: receiver_idle, receiver_public or receiver_allow differs from service a's, which "
 			  "shares the receiver 127.0.0.1:9");
 }
 

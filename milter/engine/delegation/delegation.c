@@ -74,6 +74,7 @@ static bool add_receiver(struct delegation *d, const struct service *s, const ch
 	struct receiver_config cfg = {
 		.address = &s->receiver, .allow_public = s->receiver_public,
 		.idle_ms = (unsigned)s->receiver_idle_ms, .spool_dir = spool_dir,
+		.allow = s->receiver_allow, .allow_count = s->receiver_allow_count,
 	};
 	struct receiver_slot *r;
 	struct receiver *rcv;

@@ -178,7 +178,7 @@ static void load_service(struct load_ctx *c, json_t *v, struct service *s)
 	load_receiver(c, v, s);
 }
 
-/* check_shared_receiver - services sharing S's receiver must agree on its idle limit. */
+/* check_shared_receiver - services sharing S's receiver must agree on how it listens. */
 static void check_shared_receiver(struct load_ctx *c, const struct service *s)
 {
 	const struct policy *p = c->policy;
@@ -186,11 +186,18 @@ static void check_shared_receiver(struct load_ctx *c, const struct service *s)
 	for (size_t i = 0; s->receiver.host && i + 1 < p->service_count; i++) {
 		const struct service *o = &p->services[i];
 
-		if (o->receiver.host && o->receiver.port == s->receiver.port &&
-		    strcmp(o->receiver.host, s->receiver.host) == 0 &&
-		    o->receiver_idle_ms != s->receiver_idle_ms)
-			lctx_error(c, "receiver_idle differs from service %s's, which shares the "
-				   "receiver %s:%u", o->name, s->receiver.host, s->receiver.port);
+		bool shared = o->receiver.host && o->receiver.port == s->receiver.port &&
+			      strcmp(o->receiver.host, s->receiver.host) == 0;
+
+		if (shared && (o->receiver_idle_ms != s->receiver_idle_ms ||
+			       o->receiver_public != s->receiver_public ||
+			       o->receiver_allow_count != s->receiver_allow_count ||
+			       (s->receiver_allow_count &&
+				memcmp(o->receiver_allow, s->receiver_allow,
+				       s->receiver_allow_count * sizeof(*s->receiver_allow)) != 0)))
+			lctx_error(c, "receiver_idle, receiver_public or receiver_allow differs from "
+				   "service %s's, which shares the receiver %s:%u", o->name,
+				   s->receiver.host, s->receiver.port);
 	}
 }
 
