@@ -205,7 +205,7 @@ clamd_ping() {
 # reported as "MD.Test.EICAR.UNOFFICIAL". Lines in $CLAMD_EXTRA_CONF are
 # added to clamd.conf ("StreamMaxLength 20K").
 start_clamd() {
-	local dir=$PEERS_DIR/clamd eicar md5 hex
+	local dir=$PEERS_DIR/${CLAMD_NAME:-clamd} eicar md5 hex
 	mkdir -p "$dir/db" "$dir/tmp"
 	eicar=$(eicar_string)
 	md5=$(printf '%s' "$eicar" | md5sum)
@@ -511,7 +511,7 @@ postfix_chroot_files() {
 
 # postfix_master_cf - print master.cf for start_postfix: nothing chrooted
 # (with POSTFIX_CHROOT=1: smtpd and cleanup), logging through postlogd,
-# smtpd only on 127.0.0.1:$POSTFIX_PORT.
+# smtpd only on 127.0.0.1:$POSTFIX_PORT; then $POSTFIX_EXTRA_MASTER_CF.
 postfix_master_cf() {
 	local c=n
 	[[ ${POSTFIX_CHROOT:-0} == 1 ]] && c=y
@@ -539,6 +539,7 @@ postfix_master_cf() {
 		scache     unix - - n -    1 scache
 		postlog    unix-dgram n - n - 1 postlogd
 	EOF
+	[[ -z ${POSTFIX_EXTRA_MASTER_CF:-} ]] || printf '%s\n' "$POSTFIX_EXTRA_MASTER_CF"
 }
 
 # stop_postfix - stop the private Postfix and wait until its master and all
