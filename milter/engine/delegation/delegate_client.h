@@ -2,7 +2,7 @@
  * delegate_client.h - send one message to a delegator (content filter) over SMTP.
  *
  * SYNOPSIS
- *	struct delegate_client *dc = delegate_client_new(&service->delegator, 4);
+ *	struct delegate_client *dc = delegate_client_new(&member->address, 4);
  *	struct delegate_send_request req = { .sender = "", .rcpts = r, ... };
  *	struct delegate_send_result res;
  *	delegate_client_send(dc, &req, &res);

@@ -122,6 +122,17 @@ static void *prober_run(void *arg)
 	return NULL;
 }
 
+/* init_wake - the prober's condition variable, on the monotonic clock prober_sleep uses. */
+static void init_wake(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
 /* member_copy - M from the service's member SRC; false if its client cannot be made. */
 static bool member_copy(struct sp_member *m, const struct service *s, const struct service_member *src)
 {
@@ -161,7 +172,7 @@ struct service_pool *service_pool_start(const struct service *s)
 	}
 	sp->pool = pool_new(&cfg, corr_now_ms());
 	pthread_mutex_init(&sp->lock, NULL);
-	pthread_cond_init(&sp->wake, NULL);
+	init_wake(&sp->wake);
 	if (!ok || pthread_create(&sp->prober, NULL, prober_run, sp) != 0) {
 		sp->stopping = true;    /* no thread to join */
 		service_pool_stop(sp);
