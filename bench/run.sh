@@ -24,6 +24,17 @@
 #   6a  -> delegate-shim, 20 rules, no delegation -> sink   reference 1 (needs build/delegate-shim)
 #   6L  row 6a's policy with row 2L's lists                 reference 6a
 #   6b  smtp-source -d -> delegate-shim delegating to clamsmtpd -> sink   reference 5
+#   2n  -> Postfix + bench/null-milter.c (libmilter, does nothing, asks for the
+#          same stages as 2u): the floor of any libmilter milter   reference 1;
+#          rows 2u/2i also report their ratio to it (ratio_2n)
+#   7u  -> Postfix + milter-delegate, clamd service (policies/clamd.json: FILDES
+#          on clamd's unix socket), unix milter socket          reference 4u
+#   7i  the same over an inet milter socket                   reference 4i
+#   8   -> Postfix + milter-delegate, reference policy with a pool of two
+#          clamsmtpd + clamd pairs (round robin)               reference 3u
+#   9   -> Postfix with content_filter -> clamsmtpd -> a Postfix re-injection
+#          smtpd -> sink (after-queue filtering, Debian's clamsmtp README)
+#                                                              reference 6b
 # and, outside the table:
 #   big   BENCH_BIG_SESSIONS concurrent messages of BENCH_BIG_SIZE bytes
 #         through row 3u's setup: peak RSS (VmHWM) of milter-delegate
@@ -76,6 +87,12 @@ for cmd in postfix smtp-source smtp-sink clamd clamsmtpd clamav-milter jq cc; do
 done
 [[ $(id -u) == 0 ]] || { echo "bench: run as root (private Postfix, setuid)" >&2; exit 1; }
 
+NULL_MILTER=$MD_BUILD/bench/null-milter
+if [[ ! -x $NULL_MILTER || $MD_TOP/bench/null-milter.c -nt $NULL_MILTER ]]; then
+	mkdir -p "${NULL_MILTER%/*}"
+	cc -O2 -g -std=gnu11 -Wall -Wextra -pthread -o "$NULL_MILTER" \
+		"$MD_TOP/bench/null-milter.c" -lmilter || exit 1
+fi
 # The load client is ours: build it next to the other binaries.
 if [[ ! -x $SMTP_LOAD || $MD_TOP/bench/smtp-load.c -nt $SMTP_LOAD ]]; then
 	mkdir -p "${SMTP_LOAD%/*}"
@@ -145,6 +162,82 @@ delegate_policy() {
 	    -e "s|/var/spool/milter-delegate|$spool|" \
 	    "$MD_TOP/policies/default.json" >"$PEERS_DIR/$1.json"
 	echo "$PEERS_DIR/$1.json"
+}
+
+# clamd_policy NAME - policies/clamd.json on this run's clamd and directories.
+clamd_policy() {
+	local spool quar
+	read -r spool quar < <(md_dirs "$1")
+	sed -e "s|unix:/run/clamav/clamd.ctl|unix:$CLAMD_SOCKET|" \
+	    -e "s|/var/lib/milter-delegate/quarantine|$quar|" \
+	    -e "s|/var/spool/milter-delegate|$spool|" \
+	    "$MD_TOP/policies/clamd.json" >"$PEERS_DIR/$1.json"
+	echo "$PEERS_DIR/$1.json"
+}
+
+# pool_policy NAME PORT1 PORT2 RECV_PORT - the reference policy delegating to
+# a round-robin pool of the clamsmtpd on PORT1 and PORT2.
+pool_policy() {
+	local policy
+	policy=$(delegate_policy "$1" "$2" "$4")
+	jq --arg a "127.0.0.1:$2" --arg b "127.0.0.1:$3" \
+		'.services.clamsmtpd.delegator += {address: [$a, $b], balance: "round_robin"}' \
+		"$policy" >"$policy.new" && mv "$policy.new" "$policy"
+	echo "$policy"
+}
+
+# null_milter_row - row 2n: Postfix + a libmilter milter that does nothing.
+null_milter_row() {
+	local name="Postfix + null libmilter milter, same stages as 2u (unix)" spec
+	row_wanted 2n || return 0
+	spec=$(milter_spec unix null-milter)
+	SUT_LOG=$PEERS_DIR/rows/null-milter.log
+	mkdir -p "$PEERS_DIR/rows"
+	"$NULL_MILTER" "$spec" >"$SUT_LOG" 2>&1 </dev/null &
+	SUT_PID=$! SUT_NAME=null-milter
+	peers_track "$SUT_PID"
+	chmod 666 "${spec#unix:}" 2>/dev/null
+	if wait_socket "$spec" "$SUT_PID" && chmod 666 "${spec#unix:}" &&
+		bench_postfix "$(postfix_spec "$spec")"; then
+		bench_measure 2n "$name" "$POSTFIX_PORT" "$BENCH_REUSE" ""
+	else
+		bench_skip 2n "$name" "failed: null-milter or postfix did not start"
+	fi
+	bench_stop_sut
+	SUT_LOG=
+}
+
+# after_queue_row - row 9: Postfix content_filter -> clamsmtpd -> Postfix
+# re-injection smtpd on another port -> sink (as Debian's clamsmtp README).
+after_queue_row() {
+	local name="Postfix content_filter -> clamsmtpd + clamd -> Postfix re-injection -> sink"
+	local reinject scan_port
+	row_wanted 9 || return 0
+	reinject=$(free_port)
+	CLAMSMTPD_MAX_CONNECTIONS=64 start_clamsmtpd pass "$reinject" ||
+		{ bench_skip 9 "$name" "failed: clamsmtpd"; return 0; }
+	scan_port=$CLAMSMTPD_PORT
+	SUT_PID=$CLAMSMTPD_PID SUT_NAME=clamsmtpd SUT_LOG=$CLAMSMTPD_LOG
+	local BENCH_POSTFIX_EXTRA="$BENCH_POSTFIX_EXTRA
+content_filter = scan:[127.0.0.1]:$scan_port
+receive_override_options = no_address_mappings"
+	local POSTFIX_EXTRA_MASTER_CF="scan       unix - - n -   16 smtp
+  -o smtp_send_xforward_command=yes
+127.0.0.1:$reinject inet n - n - 16 smtpd
+  -o content_filter=
+  -o receive_override_options=no_unknown_recipient_checks,no_header_body_checks
+  -o smtpd_helo_restrictions= -o smtpd_client_restrictions=
+  -o smtpd_sender_restrictions=
+  -o smtpd_recipient_restrictions=permit_mynetworks,reject
+  -o mynetworks_style=host -o smtpd_authorized_xforward_hosts=127.0.0.0/8"
+	if bench_postfix ""; then
+		bench_measure 9 "$name" "$POSTFIX_PORT" "$BENCH_REUSE" X-Virus-Scanned
+	else
+		bench_skip 9 "$name" "failed: postfix did not start"
+	fi
+	stop_postfix
+	bench_stop_sut
+	SUT_LOG=
 }
 
 # md_row ID NAME KIND POLICY CHECK - a Postfix + milter-delegate row.
@@ -406,6 +499,22 @@ md_row 3i "Postfix + milter-delegate -> clamsmtpd + clamd, reference policy (ine
 	"$(delegate_policy delegate-i "$CLAMSMTPD_A_PORT" "$RECV_PORT")" X-Virus-Scanned
 clamav_milter_row 4u "Postfix + clamav-milter, same clamd (unix)" unix
 clamav_milter_row 4i "Postfix + clamav-milter, same clamd (inet)" inet
+null_milter_row
+md_row 7u "Postfix + milter-delegate, clamd service (FILDES), same clamd (unix)" unix \
+	"$(clamd_policy clamd-u)" X-Virus-Scanned
+md_row 7i "Postfix + milter-delegate, clamd service (FILDES), same clamd (inet)" inet \
+	"$(clamd_policy clamd-i)" X-Virus-Scanned
+if row_wanted 8; then
+	# A second clamsmtpd + clamd pair, handing back to the same receiver.
+	saved=("$CLAMD_SOCKET" "$CLAMD_PORT" "$CLAMD_PID" "$CLAMD_LOG")
+	CLAMD_NAME=clamd2 start_clamd || exit 1
+	start_clamsmtpd pass "$RECV_PORT" || exit 1
+	CLAMSMTPD_C_PORT=$CLAMSMTPD_PORT
+	CLAMD_SOCKET=${saved[0]} CLAMD_PORT=${saved[1]} CLAMD_PID=${saved[2]} CLAMD_LOG=${saved[3]}
+	md_row 8 "Postfix + milter-delegate -> pool of 2 clamsmtpd + clamd, reference policy (unix)" unix \
+		"$(pool_policy pool-u "$CLAMSMTPD_A_PORT" "$CLAMSMTPD_C_PORT" "$RECV_PORT")" X-Virus-Scanned
+fi
+after_queue_row
 if row_wanted 5; then
 	SUT_PID=$CLAMSMTPD_B_PID SUT_NAME=clamsmtpd
 	bench_measure 5 "smtp-source -d -> clamsmtpd + clamd -> sink" "$CLAMSMTPD_B_PORT" 1 \
@@ -421,6 +530,8 @@ huge_message
 
 rows_json=$(printf '%s\n' "${BENCH_ROWS[@]}" | jq -cs '
 	def ref($id): if $id == "2L" or $id == "2m" then "2u" elif $id == "6L" then "6a"
+		elif $id == "7u" then "4u" elif $id == "7i" then "4i"
+		elif $id == "8" then "3u" elif $id == "9" then "6b"
 		elif ($id | test("^[24]")) then "1"
 		elif ($id | test("^(3|6b)")) then "5"
 		elif $id == "6a" then "1" elif $id == "1" then "0" else null end;
@@ -428,7 +539,10 @@ rows_json=$(printf '%s\n' "${BENCH_ROWS[@]}" | jq -cs '
 	| map(. + {reference: ref(.id)}
 		| . + {ratio: (if .reference and .msgs_per_s and $rate[.reference]
 			then ((.msgs_per_s / $rate[.reference]) * 1000 | round / 1000)
-			else null end)})')
+			else null end)}
+		| if (.id | test("^2[ui]$")) and .msgs_per_s and $rate["2n"]
+			then . + {ratio_2n: ((.msgs_per_s / $rate["2n"]) * 1000 | round / 1000)}
+			else . end)')
 result=$(jq -n --argjson rows "$rows_json" --argjson extra "$BENCH_EXTRA" \
 	--arg started "$started" \
 	--argjson seconds "$(awk -v a="$bench_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')" \
@@ -464,7 +578,8 @@ jq -r '
 	   n(.accept_p99_ms; 10), n(.delivery_p50_ms; 10), n(.delivery_p99_ms; 10),
 	   mb(.peak_rss_kb), (.process // "" | if . == "" then "-" else . end),
 	   n(.ratio; 1000), (.reference // "-"),
-	   (if .status == "ok" then "" else .status end)] | @tsv end)' <<<"$result" |
+	   ((if .ratio_2n then "\(.ratio_2n) of 2n " else "" end) +
+	    (if .status == "ok" then "" else .status end))] | @tsv end)' <<<"$result" |
 	column -t -s $'\t'
 echo
 jq -r '

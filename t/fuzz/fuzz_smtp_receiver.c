@@ -43,7 +43,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!mkdtemp(spool))
 		abort();
 	table = corr_new();
-	receiver = receiver_start(&addr, false, spool, table, err, sizeof(err));
+	receiver = receiver_start(&(struct receiver_config){ .address = &addr, .spool_dir = spool }, table, err, sizeof(err));
 	if (!receiver) {
 		fprintf(stderr, "fuzz_smtp_receiver: %s\n", err);
 		abort();

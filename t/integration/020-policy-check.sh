@@ -8,7 +8,7 @@
 milter=$MD_BUILD/milter-delegate
 cd "$MD_TOP" || exit 1
 
-for policy in policies/default.json policies/examples/*.json; do
+for policy in policies/default.json policies/clamd.json policies/examples/*.json; do
 	out=$("$milter" -t -c "$policy" 2>&1)
 	rc=$?
 	if (( rc == 0 )) && [[ $out == "$policy: OK: "* && $out != *$'\n'* ]]; then

@@ -202,9 +202,10 @@ clamd_ping() {
 # start_clamd - start clamd with a database that detects only EICAR.
 # Sets CLAMD_SOCKET (unix socket, for clamsmtpd and clamav-milter),
 # CLAMD_PORT (TCP on 127.0.0.1), CLAMD_PID and CLAMD_LOG. Virus names are
-# reported as "MD.Test.EICAR.UNOFFICIAL".
+# reported as "MD.Test.EICAR.UNOFFICIAL". Lines in $CLAMD_EXTRA_CONF are
+# added to clamd.conf ("StreamMaxLength 20K").
 start_clamd() {
-	local dir=$PEERS_DIR/clamd eicar md5 hex
+	local dir=$PEERS_DIR/${CLAMD_NAME:-clamd} eicar md5 hex
 	mkdir -p "$dir/db" "$dir/tmp"
 	eicar=$(eicar_string)
 	md5=$(printf '%s' "$eicar" | md5sum)
@@ -230,6 +231,7 @@ start_clamd() {
 		ScanMail yes
 		SelfCheck 0
 		Bytecode no
+		${CLAMD_EXTRA_CONF:-}
 	EOF
 	clamd -c "$dir/clamd.conf" </dev/null >"$dir/clamd.out" 2>&1 &
 	CLAMD_PID=$!
@@ -510,7 +512,7 @@ postfix_chroot_files() {
 
 # postfix_master_cf - print master.cf for start_postfix: nothing chrooted
 # (with POSTFIX_CHROOT=1: smtpd and cleanup), logging through postlogd,
-# smtpd only on 127.0.0.1:$POSTFIX_PORT.
+# smtpd only on 127.0.0.1:$POSTFIX_PORT; then $POSTFIX_EXTRA_MASTER_CF.
 postfix_master_cf() {
 	local c=n
 	[[ ${POSTFIX_CHROOT:-0} == 1 ]] && c=y

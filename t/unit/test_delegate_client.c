@@ -61,6 +61,10 @@ struct script {
 	const char *eod_reply;          /* after the final dot */
 	unsigned eod_delay_ms;
 	bool drop_second_mail;          /* close, unanswered, at a session's 2nd MAIL */
+	/* A session's second message (a reused connection) gets these instead: */
+	const char *mail2_reply;        /* at MAIL FROM; the connection is closed after a 4xx */
+	const char *rcpt2_reply;
+	const char *eod2_reply;         /* after the final dot; "": close without a reply */
 	bool discard_data;              /* count the DATA bytes, do not keep them */
 };
 
@@ -83,6 +87,7 @@ struct server {
 struct session {
 	struct server *srv;
 	int fd;
+	unsigned mails;                 /* MAIL commands seen */
 	size_t pos, len;
 	char buf[65536];
 };
@@ -217,6 +222,10 @@ static bool answer_data(struct session *s)
 	if (sc->silent_at == SILENT_AT_EOD)
 		return keep_silent(s, true);
 	sleep_ms(sc->eod_delay_ms);
+	if (s->mails == 2 && sc->eod2_reply) {
+		say(s, sc->eod2_reply);
+		return *sc->eod2_reply != '\0';
+	}
 	say(s, sc->eod_reply ? sc->eod_reply : "250 2.0.0 Ok: queued as 4711\r\n");
 	return true;
 }
@@ -231,10 +240,17 @@ static bool answer(struct session *s, const char *line, unsigned *mails)
 	else if (strncasecmp(line, "MAIL", 4) == 0) {
 		if (++*mails == 2 && sc->drop_second_mail)
 			return false;
+		s->mails = *mails;
 		if (sc->silent_at == SILENT_AT_MAIL)
 			return keep_silent(s, true);
+		if (*mails == 2 && sc->mail2_reply) {
+			say(s, sc->mail2_reply);
+			return sc->mail2_reply[0] != '4';
+		}
 		say(s, sc->mail_reply ? sc->mail_reply : "250 2.1.0 Ok\r\n");
-	} else if (strncasecmp(line, "RCPT", 4) == 0)
+	} else if (strncasecmp(line, "RCPT", 4) == 0 && *mails == 2 && sc->rcpt2_reply)
+		say(s, sc->rcpt2_reply);
+	else if (strncasecmp(line, "RCPT", 4) == 0)
 		say(s, sc->refuse_rcpt && strstr(line, sc->refuse_rcpt) ? sc->rcpt_reply
 		    : "250 2.1.5 Ok\r\n");
 	else if (strcasecmp(line, "DATA") == 0)
@@ -924,6 +940,112 @@ static void test_connection_dead_while_idle_is_retried_on_a_new_one(void **state
 	server_stop(srv);
 }
 
+/* send_twice - two sends of F's message through a fresh client of a server with SC; the second's result. */
+static struct server *send_twice(struct fixture *f, const struct script *sc,
+				 struct delegate_send_result *second)
+{
+	struct server *srv = server_start(sc);
+	struct delegate_client *dc = client_for(srv, "127.0.0.1", 2);
+	struct delegate_send_request req = request_for(f);
+	struct delegate_send_result first;
+
+	write_message(f, "Subject: x\r\n\r\nbody\r\n");
+	delegate_client_send(dc, &req, &first);
+	assert_int_equal(first.status, SEND_ACCEPTED);
+	delegate_client_send(dc, &req, second);
+	delegate_client_free(dc);
+	return srv;
+}
+
+static void test_421_at_mail_on_a_reused_connection_is_retried_on_a_new_one(void **state)
+{
+	/* clamsmtpd relaying the receiver's idle timeout on a stale pair. */
+	struct script sc = { .mail2_reply = "421 4.4.2 Error: timeout exceeded\r\n" };
+	struct delegate_send_result res;
+	struct server *srv = send_twice(*state, &sc, &res);
+
+	assert_int_equal(res.status, SEND_ACCEPTED);
+	assert_false(res.reused);
+	assert_true(res.retried);
+	assert_int_equal(srv->connections, 2);
+	assert_int_equal(srv->messages, 2);
+	server_stop(srv);
+}
+
+static void test_4xx_at_rcpt_on_a_reused_connection_is_retried_once(void **state)
+{
+	struct script sc = { .rcpt2_reply = "451 4.3.0 next hop gone\r\n" };
+	struct delegate_send_result res;
+	struct server *srv = send_twice(*state, &sc, &res);
+
+	assert_int_equal(res.status, SEND_ACCEPTED);
+	assert_int_equal(srv->connections, 2);
+	server_stop(srv);
+}
+
+static void test_5xx_on_a_reused_connection_is_a_refusal_not_retried(void **state)
+{
+	struct script sc = { .mail2_reply = "550 5.7.1 sender refused\r\n" };
+	struct delegate_send_result res;
+	struct server *srv = send_twice(*state, &sc, &res);
+
+	assert_int_equal(res.status, SEND_REFUSED);
+	assert_int_equal(res.code, 550);
+	assert_true(res.reused);
+	assert_false(res.retried);
+	assert_int_equal(srv->connections, 1);
+	server_stop(srv);
+}
+
+static void test_4xx_after_the_data_is_never_retried(void **state)
+{
+	struct script sc = { .eod2_reply = "451 4.3.0 try later\r\n" };
+	struct delegate_send_result res;
+	struct server *srv = send_twice(*state, &sc, &res);
+
+	assert_int_equal(res.status, SEND_REFUSED);
+	assert_string_equal(res.step, "end of data");
+	assert_int_equal(srv->connections, 1);
+	assert_int_equal(srv->messages, 2);     /* the delegator saw it once, not twice */
+	server_stop(srv);
+}
+
+static void test_drop_after_the_data_is_never_retried(void **state)
+{
+	/* The delegator may have taken the message: a second copy must not go. */
+	struct script sc = { .eod2_reply = "" };
+	struct delegate_send_result res;
+	struct server *srv = send_twice(*state, &sc, &res);
+
+	assert_int_equal(res.status, SEND_FAILED);
+	assert_string_equal(res.step, "end of data");
+	assert_int_equal(srv->connections, 1);
+	assert_int_equal(srv->messages, 2);
+	server_stop(srv);
+}
+
+static void test_connection_idle_past_the_limit_is_not_reused(void **state)
+{
+	struct fixture *f = *state;
+	struct script sc = { 0 };
+	struct server *srv = server_start(&sc);
+	struct delegate_client *dc = client_for(srv, "127.0.0.1", 2);
+	struct delegate_send_request req = request_for(f);
+	struct delegate_send_result res;
+
+	delegate_client_set_idle_limit(dc, 1);
+	write_message(f, "Subject: x\r\n\r\nbody\r\n");
+	delegate_client_send(dc, &req, &res);
+	assert_int_equal(res.status, SEND_ACCEPTED);
+	sleep_ms(2100);                 /* libcurl counts whole seconds: past 1 s plus one */
+	delegate_client_send(dc, &req, &res);
+	assert_int_equal(res.status, SEND_ACCEPTED);
+	assert_false(res.reused);
+	assert_int_equal(srv->connections, 2);
+	delegate_client_free(dc);
+	server_stop(srv);
+}
+
 static void test_head_then_the_rest_of_a_stream_survives_a_retry(void **state)
 {
 	static char kept[] = "Subject: old\r\nX-Drop: me\r\n\r\nbody line\r\n.dot\r\n";
@@ -1246,6 +1368,12 @@ int main(void)
 		T(test_silent_server_times_out_in_time_at_every_step),
 		T(test_consecutive_sends_reuse_one_connection),
 		T(test_connection_dead_while_idle_is_retried_on_a_new_one),
+		T(test_421_at_mail_on_a_reused_connection_is_retried_on_a_new_one),
+		T(test_4xx_at_rcpt_on_a_reused_connection_is_retried_once),
+		T(test_5xx_on_a_reused_connection_is_a_refusal_not_retried),
+		T(test_4xx_after_the_data_is_never_retried),
+		T(test_drop_after_the_data_is_never_retried),
+		T(test_connection_idle_past_the_limit_is_not_reused),
 		T(test_head_then_the_rest_of_a_stream_survives_a_retry),
 		T(test_a_request_names_one_source_and_a_head_only_without_an_id),
 		T(test_connection_of_a_refused_send_is_not_reused),

@@ -22,8 +22,8 @@ static void test_default_policy_loads_with_its_delegation(void **state)
 	assert_non_null(p);
 	assert_int_equal(p->service_count, 1);
 	assert_string_equal(p->services[0].name, "clamsmtpd");
-	assert_string_equal(p->services[0].delegator.host, "127.0.0.1");
-	assert_int_equal(p->services[0].delegator.port, 10026);
+	assert_string_equal(p->services[0].members[0].address.host, "127.0.0.1");
+	assert_int_equal(p->services[0].members[0].address.port, 10026);
 	assert_int_equal(p->services[0].timeout_ms, 60000);
 	assert_int_equal(p->services[0].receiver.port, 10025);
 	assert_int_equal(p->stages[STAGE_EOM].count, 1);

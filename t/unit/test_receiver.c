@@ -29,7 +29,7 @@ static int setup(void **state)
 	assert_non_null(f);
 	f->spool = scratch_dir();
 	f->table = corr_new();
-	f->receiver = receiver_start(&addr, false, f->spool, f->table, err, sizeof(err));
+	f->receiver = receiver_start(&(struct receiver_config){ .address = &addr, .spool_dir = f->spool }, f->table, err, sizeof(err));
 	if (!f->receiver)
 		fail_msg("receiver_start: %s", err);
 	*state = f;
@@ -327,16 +327,53 @@ static void test_public_address_needs_explicit_consent(void **state)
 	char err[256];
 
 	(void)state;
-	assert_null(receiver_start(&addr, false, "/tmp", table, err, sizeof(err)));
+	assert_null(receiver_start(&(struct receiver_config){ .address = &addr, .spool_dir = "/tmp" }, table, err, sizeof(err)));
 	assert_string_equal(err, "receiver 0.0.0.0:0 is not a loopback address "
 			    "(set \"receiver_public\": true to allow it)");
 	corr_free(table);
+}
+
+/* greeting_with_allow - the banner a client from 127.0.0.1 gets from a receiver allowing NETS. */
+static void greeting_with_allow(const char *const *nets, size_t n, const char *want)
+{
+	struct endpoint addr = { .host = "127.0.0.1", .port = 0 };
+	struct corr_table *table = corr_new();
+	struct cidr allow[4];
+	struct smtp_test_client c = { .fd = -1 };
+	struct receiver *r;
+	char err[256], *spool = scratch_dir();
+	const char *why;
+
+	for (size_t i = 0; i < n; i++)
+		assert_true(cidr_parse(nets[i], &allow[i], &why));
+	r = receiver_start(&(struct receiver_config){ .address = &addr, .spool_dir = spool,
+						      .allow = allow, .allow_count = n },
+			   table, err, sizeof(err));
+	assert_non_null(r);
+	client_connect(&c, receiver_port(r));
+	client_expect(&c, want);
+	client_close(&c);
+	receiver_stop(r);
+	corr_free(table);
+	remove_tree(spool);
+	free(spool);
+}
+
+static void test_clients_outside_receiver_allow_are_refused_at_the_greeting(void **state)
+{
+	static const char *const remote_only[] = { "10.99.0.0/24", "2001:db8::/32" };
+	static const char *const with_loopback[] = { "10.99.0.0/24", "127.0.0.0/8" };
+
+	(void)state;
+	greeting_with_allow(remote_only, 2, "554 5.7.1 Error: 127.0.0.1 may not send copies here");
+	greeting_with_allow(with_loopback, 2, "220 ");
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_copy_with_live_id_is_handed_over_without_the_id, setup, teardown),
+		cmocka_unit_test(test_clients_outside_receiver_allow_are_refused_at_the_greeting),
 		cmocka_unit_test_setup_teardown(test_every_id_field_is_left_out_folded_or_in_the_body, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_repackaged_copy_is_matched_by_its_attached_original, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_planted_ids_do_not_hide_the_live_one, setup, teardown),

@@ -42,6 +42,7 @@
 #define HEADER_PEEK             1000    /* look-ahead to classify a header line */
 #define MAX_SOCKETS             4       /* open at once by one handle (happy eyeballs) */
 #define STOP_SLACK_MS           5       /* see on_xferinfo */
+#define DEFAULT_IDLE_LIMIT_S    30L     /* see delegate_client_set_idle_limit */
 
 /* libcurl spelled the option CURLOPT_MAIL_RCPT_ALLLOWFAILS before 8.2.0 (Debian 12: 7.88). */
 #if LIBCURL_VERSION_NUM < 0x080200
@@ -51,6 +52,7 @@
 struct delegate_client {
 	char *url;                      /* smtp://host:port/ */
 	unsigned max_idle;
+	long idle_limit_s;              /* CURLOPT_MAXAGE_CONN: idle longer, never reused */
 	pthread_mutex_t lock;           /* guards idle[] and idle_count */
 	size_t idle_count;
 	struct handle **idle;           /* LIFO: the most recently used first */
@@ -543,6 +545,7 @@ static CURLcode transfer_setopts(struct handle *hd, const struct delegate_client
 	SETOPT_OR_RETURN(h, CURLOPT_PROTOCOLS_STR, "smtp");
 	SETOPT_OR_RETURN(h, CURLOPT_NOSIGNAL, 1L);
 	SETOPT_OR_RETURN(h, CURLOPT_TCP_NODELAY, 1L);
+	SETOPT_OR_RETURN(h, CURLOPT_MAXAGE_CONN, dc->idle_limit_s);
 	SETOPT_OR_RETURN(h, CURLOPT_TIMEOUT_MS, (long) remaining);
 	SETOPT_OR_RETURN(h, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long) (remaining < MAX_CONNECT_MS ? remaining : MAX_CONNECT_MS));
@@ -809,9 +812,27 @@ static void pool_give(struct delegate_client *dc, struct handle *hd)
 }
 
 /*
+ * worth_retry - may OUT, the failed first attempt of T over a reused
+ * connection, go again on a new one? Yes when the delegator cannot have the
+ * message: the final dot was not sent yet, and the connection dropped or
+ * answered 4xx (a stale pair: clamsmtpd relays "421 4.4.2 timeout exceeded"
+ * from a next hop that gave up on its idle half, at MAIL FROM). Never after
+ * the data (a second copy), never for a 5xx (a refusal), a timeout, a
+ * cancel, a local read error or an ask_every_rcpt mix (real answers).
+ */
+static bool worth_retry(const struct transfer *t, const struct delegate_send_result *out)
+{
+	bool before_dot = strcmp(out->step, "end of data") != 0;
+	bool dropped_or_4xx = out->status == SEND_FAILED ||
+			      (out->status == SEND_REFUSED && out->code / 100 == 4);
+
+	return out->reused && before_dot && dropped_or_4xx && !t->rcpt_mixed && t->reader.err == 0;
+}
+
+/*
  * transfer_attempt - one try on handle HD with REMAINING ms left. True when
- * a reused connection failed before the server said anything: it had died
- * while idle, nothing was delivered, a retry on a new connection is safe.
+ * a reused connection failed in a way a new connection may cure and nothing
+ * can have been delivered (worth_retry).
  */
 static bool transfer_attempt(struct delegate_client *dc, struct handle *hd, struct transfer *t,
 			     uint64_t remaining, struct delegate_send_result *out)
@@ -837,7 +858,7 @@ static bool transfer_attempt(struct delegate_client *dc, struct handle *hd, stru
 		connects = 1;
 	transfer_result(rc, t, out);
 	out->reused = connects == 0;
-	return out->status == SEND_FAILED && out->reused && t->replies == 0 && t->reader.err == 0;
+	return worth_retry(t, out);
 }
 
 /* delegate_client_send - send REQ's message to the delegator; OUT says how it went. */
@@ -875,6 +896,7 @@ void delegate_client_send(struct delegate_client *dc, const struct delegate_send
 			break;
 		}
 		retry = transfer_attempt(dc, hd, t, deadline - now, out);
+		out->retried = attempt > 0;
 		if (out->status == SEND_ACCEPTED)
 			pool_give(dc, hd);
 		else
@@ -899,6 +921,7 @@ struct delegate_client *delegate_client_new(const struct endpoint *delegator, un
 	struct delegate_client *dc = xcalloc(1, sizeof(*dc));
 
 	dc->max_idle = max_idle;
+	dc->idle_limit_s = DEFAULT_IDLE_LIMIT_S;
 	dc->url = build_url(delegator);
 	dc->idle = xcalloc(max_idle ? max_idle : 1, sizeof(*dc->idle));
 	if (pthread_mutex_init(&dc->lock, NULL) != 0) {
@@ -908,6 +931,12 @@ struct delegate_client *delegate_client_new(const struct endpoint *delegator, un
 		return NULL;
 	}
 	return dc;
+}
+
+/* delegate_client_set_idle_limit - reuse no connection idle longer than SECONDS (at least 1). */
+void delegate_client_set_idle_limit(struct delegate_client *dc, unsigned seconds)
+{
+	dc->idle_limit_s = seconds ? (long)seconds : 1L;
 }
 
 /* delegate_client_free - close the idle connections (QUIT) and free DC; NULL ok. */

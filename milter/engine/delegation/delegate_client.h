@@ -2,7 +2,7 @@
  * delegate_client.h - send one message to a delegator (content filter) over SMTP.
  *
  * SYNOPSIS
- *	struct delegate_client *dc = delegate_client_new(&service->delegator, 4);
+ *	struct delegate_client *dc = delegate_client_new(&member->address, 4);
  *	struct delegate_send_request req = { .sender = "", .rcpts = r, ... };
  *	struct delegate_send_result res;
  *	delegate_client_send(dc, &req, &res);
@@ -32,13 +32,23 @@
  *	handles. libcurl keeps the SMTP connection open inside an easy handle
  *	between transfers, so a send that takes a pooled handle reuses its
  *	connection (no new TCP handshake, banner and EHLO; clamsmtpd's listen
- *	backlog is only 5). libcurl drops a connection that is idle longer than
- *	its CURLOPT_MAXAGE_CONN default (118 s) or that the server closed. Only
- *	a handle whose transfer was accepted goes back to the pool; any other
- *	outcome closes it. When a reused connection fails before the server
- *	said anything (it died while idle), the send is retried once on a new
- *	connection within the same time budget; nothing can have been
- *	delivered by then.
+ *	backlog is only 5). Only a handle whose transfer was accepted goes
+ *	back to the pool; any other outcome closes it.
+ *	An idle connection is never reused once it has been idle longer than
+ *	the idle limit (CURLOPT_MAXAGE_CONN; 30 s unless set with
+ *	delegate_client_set_idle_limit; libcurl counts whole seconds, so up
+ *	to a second more): libcurl drops it without a word and connects anew.
+ *	The limit must be shorter than the far side keeps an idle connection,
+ *	including what the far side holds on our behalf: clamsmtpd keeps a
+ *	connection to our receiver for each of ours, and when the receiver
+ *	drops that half first, clamsmtpd answers the next MAIL FROM on the
+ *	"live" pair with the receiver's 421.
+ *	Retry: when a send over a reused connection fails before the final
+ *	dot was sent, by a dropped connection or a 4xx at any command (a
+ *	stale pair, a half the far side closed), it is retried once on a new
+ *	connection within the same time budget; the delegator cannot have the
+ *	message by then. Never after the data was sent (the delegator may
+ *	have it: no second copy), never after a 5xx, a timeout or a cancel.
  *
  *	Recipients: all or nothing. A refused RCPT refuses the whole send:
  *	a copy that reaches the delegator with fewer recipients than the
@@ -170,6 +180,7 @@ struct delegate_send_result {
 	const char *step;
 	unsigned long elapsed_ms;
 	bool reused;                    /* ran over a connection kept from an earlier send */
+	bool retried;                   /* the first attempt (reused) failed: this is the second */
 	/*
 	 * The recipients' answers to RCPT TO (the last attempt's): 2xx, 4xx,
 	 * 5xx. Without ask_every_rcpt, counting ends at the first refusal.
@@ -183,6 +194,12 @@ struct delegate_send_result {
  * memory ends the process (xalloc.h).
  */
 struct delegate_client *delegate_client_new(const struct endpoint *delegator, unsigned max_idle);
+
+/*
+ * delegate_client_set_idle_limit - reuse no connection that has been idle
+ * longer than SECONDS (0 is taken as 1). Call it before the first send.
+ */
+void delegate_client_set_idle_limit(struct delegate_client *dc, unsigned seconds);
 
 /* delegate_client_free - close the idle connections (politely, QUIT) and free DC; NULL ok. */
 void delegate_client_free(struct delegate_client *dc);

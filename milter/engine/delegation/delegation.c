@@ -7,21 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clamd_service.h"
 #include "correlation.h"
 #include "delegate_client.h"
+#include "service_pool.h"
 #include "delegation.h"
 #include "log.h"
 #include "receiver.h"
 #include "xalloc.h"
 
 #define PROGRESS_MS 4000        /* MTA progress notifications while waiting (libcurl adds up to 1 s) */
-#define IDLE_CONNECTIONS 8      /* kept open to each delegator */
 
-struct client_slot {
-	char *service;
-	struct endpoint delegator;
-	struct delegate_client *client;
-	struct client_slot *next;
+struct pool_slot {
+	struct service_pool *pool;      /* a service's members, clients and health */
+	struct pool_slot *next;
 };
 
 struct receiver_slot {
@@ -33,7 +32,7 @@ struct receiver_slot {
 struct delegation {
 	pthread_mutex_t lock;           /* guards the two lists */
 	struct corr_table *table;
-	struct client_slot *clients;
+	struct pool_slot *pools;
 	struct receiver_slot *receivers;
 };
 
@@ -43,45 +42,47 @@ static bool same_endpoint(const struct endpoint *a, const struct endpoint *b)
 	return a->port == b->port && strcmp(a->host, b->host) == 0;
 }
 
-/* find_client - the client for service S (lock held), or NULL. */
-static struct delegate_client *find_client(struct delegation *d, const struct service *s)
+/* find_pool - the running pool of service S as configured now (lock held), or NULL. */
+static struct service_pool *find_pool(struct delegation *d, const struct service *s)
 {
-	for (struct client_slot *c = d->clients; c; c = c->next)
-		if (strcmp(c->service, s->name) == 0 && same_endpoint(&c->delegator, &s->delegator))
-			return c->client;
+	for (struct pool_slot *c = d->pools; c; c = c->next)
+		if (service_pool_serves(c->pool, s))
+			return c->pool;
 	return NULL;
 }
 
-/* add_client - a client for S unless there is one (lock held). */
-static void add_client(struct delegation *d, const struct service *s)
+/* add_pool - the pool of S unless it runs (lock held). */
+static void add_pool(struct delegation *d, const struct service *s)
 {
-	struct client_slot *c;
+	struct pool_slot *c;
 
-	if (find_client(d, s))
+	if (find_pool(d, s))
 		return;
 	c = xcalloc(1, sizeof(*c));
-	c->service = xstrdup(s->name);
-	c->delegator.host = xstrdup(s->delegator.host);
-	if (!(c->client = delegate_client_new(&s->delegator, IDLE_CONNECTIONS))) {
-		log_msg(LOG_ERR, "service %s: cannot make its delegate client (mutex)", s->name);
+	if (!(c->pool = service_pool_start(s))) {
+		log_msg(LOG_ERR, "service %s: cannot start its pool (mutex or thread)", s->name);
 		abort();
 	}
-	c->delegator.port = s->delegator.port;
-	c->next = d->clients;
-	d->clients = c;
+	c->next = d->pools;
+	d->pools = c;
 }
 
 /* add_receiver - a receiver for S's address unless one runs (lock held). */
 static bool add_receiver(struct delegation *d, const struct service *s, const char *spool_dir,
 			 char *err, size_t errlen)
 {
+	struct receiver_config cfg = {
+		.address = &s->receiver, .allow_public = s->receiver_public,
+		.idle_ms = (unsigned)s->receiver_idle_ms, .spool_dir = spool_dir,
+		.allow = s->receiver_allow, .allow_count = s->receiver_allow_count,
+	};
 	struct receiver_slot *r;
 	struct receiver *rcv;
 
 	for (r = d->receivers; r; r = r->next)
 		if (same_endpoint(&r->address, &s->receiver))
 			return true;
-	rcv = receiver_start(&s->receiver, s->receiver_public, spool_dir, d->table, err, errlen);
+	rcv = receiver_start(&cfg, d->table, err, errlen);
 	if (!rcv)
 		return false;
 	r = xcalloc(1, sizeof(*r));
@@ -90,8 +91,9 @@ static bool add_receiver(struct delegation *d, const struct service *s, const ch
 	r->receiver = rcv;
 	r->next = d->receivers;
 	d->receivers = r;
-	log_msg(LOG_INFO, "service %s: receiver listening on %s:%u, delegator %s:%u", s->name,
-		s->receiver.host, receiver_port(rcv), s->delegator.host, s->delegator.port);
+	log_msg(LOG_INFO, "service %s: receiver listening on %s:%u, delegator %s%s", s->name,
+		s->receiver.host, receiver_port(rcv), s->members[0].name,
+		s->member_count > 1 ? " (and more)" : "");
 	return true;
 }
 
@@ -102,7 +104,9 @@ bool delegation_update(struct delegation *d, const struct policy *p, char *err, 
 
 	pthread_mutex_lock(&d->lock);
 	for (size_t i = 0; i < p->service_count; i++) {
-		add_client(d, &p->services[i]);
+		add_pool(d, &p->services[i]);
+		if (p->services[i].type == SERVICE_CLAMD)
+			continue;       /* clamd_service: answers on its own connection, no receiver */
 		if (!add_receiver(d, &p->services[i], p->settings.spool_dir, err, errlen))
 			ok = false;
 	}
@@ -137,13 +141,11 @@ void delegation_stop(struct delegation *d)
 		free(r->address.host);
 		free(r);
 	}
-	while (d->clients) {
-		struct client_slot *c = d->clients;
+	while (d->pools) {
+		struct pool_slot *c = d->pools;
 
-		d->clients = c->next;
-		delegate_client_free(c->client);
-		free(c->service);
-		free(c->delegator.host);
+		d->pools = c->next;
+		service_pool_stop(c->pool);
 		free(c);
 	}
 	corr_free(d->table);
@@ -157,16 +159,16 @@ static void send_progress(void *txn)
 	txn_progress(txn);
 }
 
-/* send_message - hand T's message to the delegator with correlation ID. */
-static void send_message(struct delegate_client *client, struct txn *t, const struct service *s,
-			 const char *id, struct delegate_send_result *res)
+/* send_message - hand T's message to CLIENT with correlation ID, within TIMEOUT_MS. */
+static void send_message(struct delegate_client *client, struct txn *t, const char *id,
+			 uint64_t timeout_ms, struct delegate_send_result *res)
 {
 	size_t n = txn_rcpt_count(t);
 	const char **rcpts = xcalloc(n ? n : 1, sizeof(*rcpts));
 	struct delegate_send_request req = {
 		.sender = txn_sender(t) ? txn_sender(t) : "", .rcpts = rcpts, .rcpt_count = n,
 		.path = txn_message_path(t), .id = id,
-		.timeout_ms = s->timeout_ms > 0xffffffffu ? 0xffffffffu : (unsigned)s->timeout_ms,
+		.timeout_ms = timeout_ms > 0xffffffffu ? 0xffffffffu : timeout_ms ? (unsigned)timeout_ms : 1,
 		.progress = send_progress, .progress_arg = t, .progress_interval_ms = PROGRESS_MS,
 	};
 
@@ -174,6 +176,45 @@ static void send_message(struct delegate_client *client, struct txn *t, const st
 		rcpts[i] = txn_rcpt_at(t, i);
 	delegate_client_send(client, &req, res);
 	free(rcpts);
+}
+
+/* One delegation's tries on the members of its pool (pool_run's argument). */
+struct send_attempt {
+	struct service_pool *sp;
+	struct txn *t;
+	const char *id;
+	uint64_t deadline;
+	struct delegate_send_result res;        /* the last try's */
+};
+
+/* attempt_send - pool_attempt_fn: send to MEMBER, what it says about the member. */
+static enum pool_outcome attempt_send(void *arg, size_t member, char *why, size_t len)
+{
+	struct send_attempt *a = arg;
+	uint64_t now = corr_now_ms();
+
+	send_message(service_pool_client(a->sp, member), a->t, a->id,
+		     a->deadline > now ? a->deadline - now : 1, &a->res);
+	snprintf(why, len, "%.120s%s%.120s", a->res.error, a->res.reply[0] ? ": " : "", a->res.reply);
+	return service_pool_send_outcome(&a->res);
+}
+
+/* send_to_pool - A's message to the members of A->sp until one takes it or none is left. */
+static void send_to_pool(struct send_attempt *a, struct delegate_result *out)
+{
+	struct pool_run_result run;
+
+	pool_run(service_pool_pool(a->sp), a->deadline, attempt_send, a, send_progress, a->t,
+		 PROGRESS_MS, &run);
+	if (run.attempts > 0) {         /* the last member's answer says most */
+		snprintf(out->member, sizeof(out->member), "%s",
+			 pool_member_name(service_pool_pool(a->sp), run.member));
+		return;
+	}
+	a->res.status = run.stopped == POOL_BUSY ? SEND_TIMEOUT : SEND_FAILED;
+	a->res.step = "pool";
+	a->res.reply[0] = '\0';
+	snprintf(a->res.error, sizeof(a->res.error), "%s", pool_pick_reason(run.stopped));
 }
 
 /* await_copy - sleep until the copy arrives or DEADLINE, with progress ticks. */
@@ -218,32 +259,36 @@ void delegation_run(void *arg, struct txn *t, const struct delegate_spec *spec,
 {
 	struct delegation *d = arg;
 	const struct service *s = spec->service;
-	struct delegate_client *client;
-	struct delegate_send_result res;
 	struct corr_entry *e;
 	char id[CORR_ID_LEN + 1];
 	uint64_t start = corr_now_ms(), deadline = start + s->timeout_ms;
+	struct send_attempt a = { .t = t, .id = id, .deadline = deadline };
 
 	pthread_mutex_lock(&d->lock);
-	client = find_client(d, s);
+	a.sp = find_pool(d, s);
 	pthread_mutex_unlock(&d->lock);
-	if (!client || !txn_message_path(t) || txn_rcpt_count(t) == 0) {
+	if (!a.sp || !txn_message_path(t) || txn_rcpt_count(t) == 0) {
 		out->status = DELEGATE_ERROR;
-		snprintf(out->detail, sizeof(out->detail), "%s", !client ? "service not running (restart needed)"
+		snprintf(out->detail, sizeof(out->detail), "%s", !a.sp ? "service not running (restart needed)"
 			 : !txn_message_path(t) ? "message not spooled" : "no recipients");
 		return;
 	}
+	if (s->type == SERVICE_CLAMD) {
+		clamd_service_run(t, s, a.sp, out);
+		return;
+	}
 	e = corr_register(d->table, id);
-	send_message(client, t, s, id, &res);
-	if (res.status == SEND_ACCEPTED) {
+	send_to_pool(&a, out);
+	if (a.res.status == SEND_ACCEPTED) {
 		uint64_t grace = corr_now_ms() + s->grace_ms;
 
 		await_copy(d->table, e, t, grace < deadline ? grace : deadline);
 	}
-	classify(&res, corr_take_copy(d->table, e), out);
+	classify(&a.res, corr_take_copy(d->table, e), out);
 	corr_release(d->table, e);
 	out->elapsed_ms = corr_now_ms() - start;
-	log_msg(LOG_DEBUG, "%s: delegation id=%s service=%s send=%s step=%s reused=%d",
+	log_msg(LOG_DEBUG, "%s: delegation id=%s service=%s member=%s send=%s step=%s reused=%d retried=%d",
 		txn_queue_id(t) ? txn_queue_id(t) : "NOQUEUE", id, s->name,
-		delegate_send_status_name(res.status), res.step ? res.step : "-", res.reused);
+		out->member[0] ? out->member : "-", delegate_send_status_name(a.res.status),
+		a.res.step ? a.res.step : "-", a.res.reused, a.res.retried);
 }

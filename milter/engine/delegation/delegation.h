@@ -3,9 +3,13 @@
  * service's delegator, wait for the filtered copy on our receiver, and tell
  * the engine what came of it.
  *
- * One struct delegation serves a whole daemon. It owns one SMTP client per
- * service (delegate_client), one receiver per distinct receiver address
- * (receiver), and the correlation table they share. delegation_run() is the
+ * One struct delegation serves a whole daemon. It owns one pool per
+ * service (service_pool: a delegate client or clamd target per member, the
+ * member picker and health, a prober thread), one receiver per distinct
+ * receiver address (receiver), and the correlation table they share. A try
+ * that fails before the member accepted the message goes to another member
+ * of the pool (pool.h); a clamd service scans instead of sending and its
+ * verdict comes back as fields (clamd_service.h). delegation_run() is the
  * engine's txn_env.delegate hook (its service_arg is the struct
  * delegation); it blocks the calling transaction's thread, which sleeps on
  * its correlation entry and calls txn_progress() every few seconds.
@@ -15,7 +19,9 @@
  *   delegator answered 2xx, no copy within
  *     the service's grace period             DELEGATE_MISSING
  *   delegator refused (4xx/5xx), or the
- *     connection failed                      DELEGATE_ERROR (reply in detail)
+ *     connection failed (on every member
+ *     tried), or every member is down        DELEGATE_ERROR (reply in detail)
+ *   a clamd service answered                 DELEGATE_VERDICT (its fields)
  *   no answer and no copy within timeout     DELEGATE_TIMEOUT
  *
  * Thread-safe: any number of transactions delegate at once. Start and stop

@@ -39,6 +39,8 @@ struct receiver {
 	struct smtp_server *server;
 	struct corr_table *table;       /* borrowed */
 	char *spool_dir;
+	size_t allow_count;             /* 0: any client */
+	struct cidr *allow;
 };
 
 /* The ids a copy carries, by what the correlation table says of them. */
@@ -71,11 +73,28 @@ static void discard_spool(struct receiver_session *rs)
 }
 
 /* session_open - a delegate connected. */
+/* client_allowed - may PEER send copies to R: any client, or one in its allow-list? */
+static bool client_allowed(const struct receiver *r, const struct smtp_peer *peer)
+{
+	if (r->allow_count == 0)
+		return true;
+	for (size_t i = 0; i < r->allow_count; i++)
+		if (cidr_contains(&r->allow[i], peer->addr))
+			return true;
+	return false;
+}
+
 static void *session_open(void *arg, const struct smtp_peer *peer, struct smtp_reply *banner)
 {
-	struct receiver_session *rs = xcalloc(1, sizeof(*rs));
+	struct receiver_session *rs;
 
-	(void)banner;
+	if (!client_allowed(arg, peer)) {
+		log_msg(LOG_WARNING, "receiver: refused a connection from %s (not in receiver_allow)",
+			peer->addr);
+		smtp_reply_set(banner, 554, "5.7.1 Error: %s may not send copies here", peer->addr);
+		return NULL;
+	}
+	rs = xcalloc(1, sizeof(*rs));
 	rs->receiver = arg;
 	rs->peer = *peer;
 	return rs;
@@ -86,6 +105,8 @@ static void session_close(void *session)
 {
 	struct receiver_session *rs = session;
 
+	if (!rs)
+		return;         /* refused at the greeting (receiver_allow) */
 	discard_spool(rs);
 	free(rs);
 }
@@ -294,26 +315,32 @@ static bool is_loopback(const char *host)
 }
 
 /* receiver_start - listen on ADDR and serve (see receiver.h). */
-struct receiver *receiver_start(const struct endpoint *addr, bool allow_public,
-				const char *spool_dir, struct corr_table *table,
+struct receiver *receiver_start(const struct receiver_config *rc, struct corr_table *table,
 				char *err, size_t errlen)
 {
+	const struct endpoint *addr = rc->address;
 	struct smtp_server_config cfg = {
 		.host = addr->host, .port = addr->port, .hostname = "milter-delegate.receiver",
 		.max_message_size = RECEIVER_MAX_SIZE,
-		.command_timeout_ms = 60 * 1000, .data_timeout_ms = 5 * 60 * 1000,
+		.command_timeout_ms = rc->idle_ms ? rc->idle_ms : 60 * 1000,
+		.data_timeout_ms = 5 * 60 * 1000,
 	};
 	struct receiver *r;
 
-	if (!allow_public && !is_loopback(addr->host)) {
+	if (!rc->allow_public && !is_loopback(addr->host)) {
 		snprintf(err, errlen, "receiver %s:%u is not a loopback address (set \"receiver_public\": true "
 			 "to allow it)", addr->host, addr->port);
 		return NULL;
 	}
 	r = xcalloc(1, sizeof(*r));
-	r->spool_dir = xstrdup(spool_dir);
+	r->spool_dir = xstrdup(rc->spool_dir);
 	r->table = table;
+	r->allow_count = rc->allow_count;
+	r->allow = xcalloc(rc->allow_count ? rc->allow_count : 1, sizeof(*r->allow));
+	if (rc->allow_count)
+		memcpy(r->allow, rc->allow, rc->allow_count * sizeof(*r->allow));
 	if (!(r->server = smtp_server_start(&cfg, &receiver_handlers, r, err, errlen))) {
+		free(r->allow);
 		free(r->spool_dir);
 		free(r);
 		return NULL;
@@ -339,6 +366,7 @@ void receiver_stop(struct receiver *r)
 	if (!r)
 		return;
 	smtp_server_stop(r->server);
+	free(r->allow);
 	free(r->spool_dir);
 	free(r);
 }

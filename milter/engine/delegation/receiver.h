@@ -10,7 +10,10 @@
  * malformed, unknown, replayed, or two different live ones) is refused with
  * 550 and logged, so nobody can inject mail through it; a copy for a
  * transaction that already gave up is acknowledged, logged and dropped.
- * Copies must be CRLF-clean: a bare LF or CR gets 550 5.5.2.
+ * Copies must be CRLF-clean: a bare LF or CR gets 550 5.5.2. With an
+ * allow-list (receiver_allow: remote filter hosts), a client from outside
+ * it (loopback included, unless listed) is greeted with 554 5.7.1 and
+ * logged.
  *
  * Ownership: the receiver borrows TABLE (it must outlive the receiver) and
  * copies the address and spool directory. Start and stop from one thread;
@@ -22,18 +25,28 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cidr.h"
 #include "correlation.h"
 #include "policy.h"
 
 struct receiver;
 
+/* How a receiver listens. Everything is copied by receiver_start. */
+struct receiver_config {
+	const struct endpoint *address;
+	bool allow_public;              /* a non-loopback address was asked for */
+	unsigned idle_ms;               /* a delegate idle this long between commands gets 421; 0: 60 s */
+	const char *spool_dir;
+	const struct cidr *allow;       /* allow_count networks that may connect (only they); */
+	size_t allow_count;             /* 0: anyone may (the id check still applies) */
+};
+
 /*
- * receiver_start - listen on ADDR (loopback unless ALLOW_PUBLIC) and serve.
- * NULL with the reason in ERR ("cannot listen on 127.0.0.1:10025: Address
- * already in use").
+ * receiver_start - listen on CFG's address (loopback unless allow_public)
+ * and serve. NULL with the reason in ERR ("cannot listen on
+ * 127.0.0.1:10025: Address already in use").
  */
-struct receiver *receiver_start(const struct endpoint *addr, bool allow_public,
-				const char *spool_dir, struct corr_table *table,
+struct receiver *receiver_start(const struct receiver_config *cfg, struct corr_table *table,
 				char *err, size_t errlen);
 
 /* receiver_port - the port it listens on (useful with port 0 in tests). */

@@ -134,7 +134,13 @@ static void policy_free(struct policy *p)
 		rule_list_free(&p->stages[s]);
 	for (size_t i = 0; i < p->service_count; i++) {
 		free(p->services[i].name);
-		free(p->services[i].delegator.host);
+		for (size_t m = 0; m < p->services[i].member_count; m++) {
+			free(p->services[i].members[m].address.host);
+			free(p->services[i].members[m].path);
+			free(p->services[i].members[m].name);
+		}
+		free(p->services[i].members);
+		free(p->services[i].receiver_allow);
 		free(p->services[i].receiver.host);
 	}
 	free(p->services);

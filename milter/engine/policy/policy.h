@@ -171,16 +171,53 @@ struct rule {
 	struct metrics_series *metrics; /* its hits (metrics.h), set by policy_store; NULL: none */
 };
 
-enum service_type { SERVICE_SMTP };
+/*
+ * SERVICE_SMTP: a content filter that speaks SMTP and returns a copy to our
+ * receiver. SERVICE_CLAMD: clamd itself, sent the message with INSTREAM or
+ * FILDES; its verdict comes back as fields (clamd_service.h), no receiver.
+ */
+enum service_type { SERVICE_SMTP, SERVICE_CLAMD };
+
+/* How a clamd service passes the message ("stream"). */
+enum clamd_stream {
+	CLAMD_STREAM_AUTO,      /* FILDES on a unix socket, INSTREAM over TCP */
+	CLAMD_STREAM_INSTREAM,  /* the bytes, in chunks */
+	CLAMD_STREAM_FILDES,    /* the open file (unix socket only) */
+};
+
+/* One address of a service's pool: a filter host, or a clamd. */
+struct service_member {
+	struct endpoint address;        /* host NULL: a clamd unix socket (path) */
+	char *path;                     /* SERVICE_CLAMD on a unix socket, else NULL */
+	char *name;                     /* as written, for logs: "10.0.1.1:10026", "/run/c.sock" */
+};
+
+/* How a delegation picks a member of its service's pool. */
+enum pool_balance {
+	BALANCE_FAILOVER,       /* the first member that is up, in the order written */
+	BALANCE_ROUND_ROBIN,    /* the next member that is up, in turn */
+};
+
+#define SERVICE_MAX_MEMBERS 32
 
 struct service {
 	char *name;
 	enum service_type type;
-	struct endpoint delegator;
+	size_t member_count;            /* at least 1 (0 only in a policy that failed to load) */
+	struct service_member *members;
+	enum pool_balance balance;
+	unsigned max_concurrent;        /* delegations at once per member; 0: no cap */
+	uint64_t health_interval_ms;    /* probe period; a failed member waits it, doubling, */
+	uint64_t backoff_max_ms;        /* up to this, between probes */
+	enum clamd_stream stream;       /* SERVICE_CLAMD only */
 	uint64_t timeout_ms;            /* wait for the returned copy */
 	uint64_t grace_ms;              /* 2xx answer but no copy: wait this long */
+	uint64_t idle_ms;               /* SMTP: reuse no connection idle longer (whole seconds) */
 	struct endpoint receiver;
+	uint64_t receiver_idle_ms;      /* the receiver drops a delegate idle this long */
 	bool receiver_public;           /* binding a non-loopback address was asked for */
+	size_t receiver_allow_count;    /* 0: any client (the id check still applies) */
+	struct cidr *receiver_allow;    /* networks whose copies the receiver takes (and loopback) */
 	struct metrics_series *metrics; /* its delegations (metrics.h), set by policy_store */
 };
 

@@ -434,6 +434,12 @@ static bool parse_delegate(struct load_ctx *c, json_t *obj, enum stage stage, st
 	}
 	ok = parse_imports(c, json_object_get(obj, "import_headers"), d) && ok;
 	ok = parse_deliver(c, obj, d) && ok;
+	if (d->service && d->service->type == SERVICE_CLAMD && d->deliver == DELIVER_COPY) {
+		lctx_push_key(c, "deliver");
+		lctx_error(c, "a clamd service returns a verdict, not a copy: \"copy\" needs an smtp service");
+		lctx_pop(c);
+		ok = false;
+	}
 	ok = parse_fallback(c, obj, "on_error", "Content filter unavailable, try again later",
 			    &d->on_error) && ok;
 	ok = parse_fallback(c, obj, "on_timeout", "Content filter timed out, try again later",

@@ -1,16 +1,22 @@
 /*
  * policy_load_service.c - parse "services" (delegation targets) and
  * "settings" (quarantine and spool folders, size limit, fail-safe verdict).
+ * A service is "smtp" (a filter that returns a copy to our receiver) or
+ * "clamd" (clamd itself, on a unix socket or TCP; no receiver).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy_load_ctx.h"
+#include "policy_load_pool.h"
 #include "units.h"
 
 #define DEFAULT_TIMEOUT_MS (60 * 1000)
 #define DEFAULT_GRACE_MS 2000
+/* Which side of an idle connection closes first: we do, well before the
+ * receiver drops clamsmtpd's half of the pair (see delegate_client.h). */
+#define DEFAULT_IDLE_MS (30 * 1000)
+#define DEFAULT_RECEIVER_IDLE_MS (60 * 1000)
 #define DEFAULT_QUARANTINE_DIR "/var/lib/milter-delegate/quarantine"
 #define DEFAULT_SPOOL_DIR "/var/spool/milter-delegate"
 
@@ -32,7 +38,7 @@ static bool load_endpoint(struct load_ctx *c, json_t *obj, const char *key, stru
 }
 
 /* load_duration - OBJ.KEY as a duration in ms, DEFAULT_MS when absent. */
-static bool load_duration(struct load_ctx *c, json_t *obj, const char *key,
+bool load_duration(struct load_ctx *c, json_t *obj, const char *key,
 			  uint64_t default_ms, uint64_t *out)
 {
 	json_t *v = json_object_get(obj, key);
@@ -52,42 +58,98 @@ static bool load_duration(struct load_ctx *c, json_t *obj, const char *key,
 	return ok;
 }
 
-/* load_delegator - {"address": ..., "timeout": ..., "grace": ...}. */
+/* all_unix - is every member of S a unix socket? */
+static bool all_unix(const struct service *s)
+{
+	for (size_t i = 0; i < s->member_count; i++)
+		if (!s->members[i].path)
+			return false;
+	return true;
+}
+
+/* load_stream - OBJ.stream of a clamd service: "auto" (default), "instream", "fildes". */
+static void load_stream(struct load_ctx *c, json_t *obj, struct service *s)
+{
+	static const char *const names[] = {
+		[CLAMD_STREAM_AUTO] = "auto", [CLAMD_STREAM_INSTREAM] = "instream",
+		[CLAMD_STREAM_FILDES] = "fildes",
+	};
+	const char *text = lctx_string_member(c, obj, "stream", false);
+	size_t i;
+
+	if (!text)
+		return;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(text, names[i]) == 0)
+			break;
+	lctx_push_key(c, "stream");
+	if (i == sizeof(names) / sizeof(names[0]))
+		lctx_error(c, "unknown value \"%s\"; expected one of: auto, instream, fildes", text);
+	else if (i == CLAMD_STREAM_FILDES && !all_unix(s))
+		lctx_error(c, "\"fildes\" passes an open file and needs unix socket addresses");
+	else
+		s->stream = (enum clamd_stream)i;
+	lctx_pop(c);
+}
+
+/* load_delegator - {"address": ..., "timeout": ..., "grace": ..., pool keys} (clamd: "stream"). */
 static void load_delegator(struct load_ctx *c, json_t *v, struct service *s)
 {
-	static const char *const keys[] = { "address", "timeout", "grace", NULL };
+#define POOL_KEYS "address", "balance", "max_concurrent", "health_interval", "backoff_max"
+	static const char *const keys[] = { POOL_KEYS, "timeout", "grace", "idle", NULL };
+	static const char *const clamd_keys[] = { POOL_KEYS, "timeout", "stream", NULL };
+#undef POOL_KEYS
 
 	lctx_push_key(c, "delegator");
 	if (!v)
 		lctx_error(c, "missing key \"delegator\" (expected {\"address\": \"HOST:PORT\", \"timeout\": \"60s\"})");
 	else if (lctx_expect(c, v, JSON_OBJECT, "an object with address and timeout")) {
-		lctx_check_keys(c, v, keys);
-		load_endpoint(c, v, "address", &s->delegator);
+		lctx_check_keys(c, v, s->type == SERVICE_CLAMD ? clamd_keys : keys);
+		load_pool(c, v, s);
+		if (s->type == SERVICE_CLAMD)
+			load_stream(c, v, s);
 		load_duration(c, v, "timeout", DEFAULT_TIMEOUT_MS, &s->timeout_ms);
 		load_duration(c, v, "grace", DEFAULT_GRACE_MS, &s->grace_ms);
+		load_duration(c, v, "idle", DEFAULT_IDLE_MS, &s->idle_ms);
 	}
 	lctx_pop(c);
 }
 
-/* load_service - one named service object into S. */
-static void load_service(struct load_ctx *c, json_t *v, struct service *s)
+/* load_type - "type": "smtp" or "clamd". */
+static void load_type(struct load_ctx *c, json_t *v, struct service *s)
 {
-	static const char *const keys[] = { "type", "delegator", "receiver", "receiver_public",
-					    "comment", NULL };
-	const char *type;
-	json_t *pub;
+	const char *type = lctx_string_member(c, v, "type", true);
 
-	if (!lctx_expect(c, v, JSON_OBJECT, "a service object"))
+	if (!type || strcmp(type, "smtp") == 0)
 		return;
-	lctx_check_keys(c, v, keys);
-	type = lctx_string_member(c, v, "type", true);
-	if (type && strcmp(type, "smtp") != 0) {
-		lctx_push_key(c, "type");
-		lctx_error(c, "unknown service type \"%s\"; expected: smtp", type);
-		lctx_pop(c);
+	if (strcmp(type, "clamd") == 0) {
+		s->type = SERVICE_CLAMD;
+		return;
 	}
-	load_delegator(c, json_object_get(v, "delegator"), s);
-	pub = json_object_get(v, "receiver_public");
+	lctx_push_key(c, "type");
+	lctx_error(c, "unknown service type \"%s\"; expected: smtp, clamd", type);
+	lctx_pop(c);
+}
+
+/* load_receiver - where an SMTP service's copies come back (clamd: none). */
+static void load_receiver(struct load_ctx *c, json_t *v, struct service *s)
+{
+	json_t *pub = json_object_get(v, "receiver_public");
+
+	if (s->type == SERVICE_CLAMD) {
+		if (json_object_get(v, "receiver") || pub || json_object_get(v, "receiver_idle") ||
+		    json_object_get(v, "receiver_allow"))
+			lctx_error(c, "a clamd service answers itself: it has no receiver, "
+				   "receiver_public, receiver_idle or receiver_allow");
+		return;
+	}
+	load_receiver_allow(c, v, s);
+	load_duration(c, v, "receiver_idle", DEFAULT_RECEIVER_IDLE_MS, &s->receiver_idle_ms);
+	if (s->idle_ms < 1000 || s->idle_ms >= s->receiver_idle_ms)
+		lctx_error(c, "delegator.idle (%llu ms) must be at least 1s and shorter than "
+			   "receiver_idle (%llu ms): the filter's connection to the receiver must not "
+			   "be dropped while ours is kept for the next message",
+			   (unsigned long long)s->idle_ms, (unsigned long long)s->receiver_idle_ms);
 	lctx_push_key(c, "receiver_public");
 	if (pub && lctx_expect(c, pub, JSON_TRUE, "a boolean"))
 		s->receiver_public = json_is_true(pub);
@@ -99,6 +161,43 @@ static void load_service(struct load_ctx *c, json_t *v, struct service *s)
 			   "inject mail; set \"receiver_public\": true to bind it anyway",
 			   s->receiver.host);
 		lctx_pop(c);
+	}
+}
+
+/* load_service - one named service object into S. */
+static void load_service(struct load_ctx *c, json_t *v, struct service *s)
+{
+	static const char *const keys[] = { "type", "delegator", "receiver", "receiver_public",
+					    "receiver_idle", "receiver_allow", "comment", NULL };
+
+	if (!lctx_expect(c, v, JSON_OBJECT, "a service object"))
+		return;
+	lctx_check_keys(c, v, keys);
+	load_type(c, v, s);
+	load_delegator(c, json_object_get(v, "delegator"), s);
+	load_receiver(c, v, s);
+}
+
+/* check_shared_receiver - services sharing S's receiver must agree on how it listens. */
+static void check_shared_receiver(struct load_ctx *c, const struct service *s)
+{
+	const struct policy *p = c->policy;
+
+	for (size_t i = 0; s->receiver.host && i + 1 < p->service_count; i++) {
+		const struct service *o = &p->services[i];
+
+		bool shared = o->receiver.host && o->receiver.port == s->receiver.port &&
+			      strcmp(o->receiver.host, s->receiver.host) == 0;
+
+		if (shared && (o->receiver_idle_ms != s->receiver_idle_ms ||
+			       o->receiver_public != s->receiver_public ||
+			       o->receiver_allow_count != s->receiver_allow_count ||
+			       (s->receiver_allow_count &&
+				memcmp(o->receiver_allow, s->receiver_allow,
+				       s->receiver_allow_count * sizeof(*s->receiver_allow)) != 0)))
+			lctx_error(c, "receiver_idle, receiver_public or receiver_allow differs from "
+				   "service %s's, which shares the receiver %s:%u", o->name,
+				   s->receiver.host, s->receiver.port);
 	}
 }
 
@@ -121,6 +220,7 @@ void load_services(struct load_ctx *c, json_t *v)
 			s->type = SERVICE_SMTP;
 			lctx_push_key(c, name);
 			load_service(c, member, s);
+			check_shared_receiver(c, s);
 			lctx_pop(c);
 		}
 	}

@@ -23,7 +23,9 @@ static enum flow run_rules(struct txn *t, const struct rule_list *rules, enum st
 static enum flow run_actions(struct txn *t, const struct action_list *l, const char *rule,
 			     enum stage stage, struct verdict *out);
 
-static const char *const delegate_status_names[] = { "copy", "error", "timeout", "missing" };
+static const char *const delegate_status_names[] = {
+	"copy", "error", "timeout", "missing", "verdict",
+};
 
 /* decided - fill OUT with a decision and note it for the log line. */
 static enum flow decided(struct txn *t, struct verdict *out, enum verdict_kind kind,
@@ -107,15 +109,20 @@ static enum flow run_delegate(struct txn *t, const struct delegate_spec *d, cons
 		r.status = DELEGATE_ERROR;
 		snprintf(r.detail, sizeof(r.detail), "unusable copy: %s", err);
 	}
-	log_msg(r.status == DELEGATE_COPY ? LOG_INFO : LOG_WARNING,
-		"%s: rule=%s delegate=%s result=%s delay=%llums%s%s", txn_log_id(t), rule,
-		d->service->name, delegate_status_names[r.status], (unsigned long long)r.elapsed_ms,
+	if (r.status == DELEGATE_VERDICT)
+		txn_adopt_fields(t, d, &r.fields, &added);
+	headers_free(&r.fields);        /* a hook that filled fields with another status */
+	log_msg(r.status == DELEGATE_COPY || r.status == DELEGATE_VERDICT ? LOG_INFO : LOG_WARNING,
+		"%s: rule=%s delegate=%s%s%s result=%s delay=%llums%s%s", txn_log_id(t), rule,
+		d->service->name, *r.member ? " member=" : "", r.member,
+		delegate_status_names[r.status], (unsigned long long)r.elapsed_ms,
 		*r.detail ? " detail=" : "", r.detail);
 	txn_note(t, "%s:%s=delegate(%s,%s)", stage_name(stage), rule, d->service->name,
 		 delegate_status_names[r.status]);
 	metrics_delegation(d->service->metrics, r.status, r.elapsed_ms);
 	switch (r.status) {
 	case DELEGATE_COPY:
+	case DELEGATE_VERDICT:
 		return run_followup(t, d, &added, stage, out);
 	case DELEGATE_TIMEOUT:
 		return run_actions(t, &d->on_timeout, rule, stage, out);

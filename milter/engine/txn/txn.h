@@ -97,13 +97,22 @@ struct header_edit {
 	unsigned index;         /* EDIT_CHANGE: 1-based occurrence */
 };
 
-/* What a delegation produced (filled by the delegate hook). */
-enum delegate_status { DELEGATE_COPY, DELEGATE_ERROR, DELEGATE_TIMEOUT, DELEGATE_MISSING };
+/*
+ * What a delegation produced (filled by the delegate hook). A scanner that
+ * answers itself (a clamd service) returns no copy but DELEGATE_VERDICT and
+ * the fields that stand for its verdict ("X-Virus-Infected: NAME"); they
+ * are taken as added by the delegate, exactly as a copy's added fields are.
+ */
+enum delegate_status {
+	DELEGATE_COPY, DELEGATE_ERROR, DELEGATE_TIMEOUT, DELEGATE_MISSING, DELEGATE_VERDICT,
+};
 
 struct delegate_result {
 	enum delegate_status status;
 	char *copy_path;        /* DELEGATE_COPY: file of the returned copy; the txn takes it */
+	struct headers fields;  /* DELEGATE_VERDICT: the verdict's fields; the txn frees them */
 	char detail[256];       /* for the log: the delegator's reply, the error */
+	char member[80];        /* for the log: the pool member that served it, or "" */
 	uint64_t elapsed_ms;
 };
 

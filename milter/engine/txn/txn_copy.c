@@ -151,6 +151,23 @@ static bool read_copy(const char *path, struct headers *out, uint64_t *body_offs
 	return ok;
 }
 
+/* note_added - ADDED are the delegate's word: kept for the message's metadata. */
+static void note_added(struct txn_msg *m, const struct headers *added)
+{
+	for (size_t i = 0; i < added->count; i++)
+		headers_add(&m->delegate_added, added->items[i].name, added->items[i].value);
+}
+
+/* txn_adopt_fields - a scanner's verdict fields: added by the delegate, imported per SPEC. */
+void txn_adopt_fields(struct txn *t, const struct delegate_spec *spec, struct headers *fields,
+		      struct headers *added)
+{
+	*added = *fields;
+	*fields = (struct headers){ 0 };
+	note_added(txn_msg(t), added);
+	queue_imports(t, spec, added);
+}
+
 /* txn_adopt_copy - note what the delegate added; import it, or deliver the copy. */
 bool txn_adopt_copy(struct txn *t, const struct delegate_spec *spec, char *path,
 		    struct headers *added, char *err, size_t errlen)
@@ -166,8 +183,7 @@ bool txn_adopt_copy(struct txn *t, const struct delegate_spec *spec, char *path,
 	}
 	headers_remove_all(&copy, MSG_ID_FIELD);
 	fields_added(m, &copy, added);
-	for (size_t i = 0; i < added->count; i++)
-		headers_add(&m->delegate_added, added->items[i].name, added->items[i].value);
+	note_added(m, added);
 	if (spec->deliver == DELIVER_COPY) {
 		deliver_copy(t, path, &copy, body_offset);
 		return true;

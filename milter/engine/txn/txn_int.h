@@ -151,6 +151,14 @@ void txn_remove_file(char **path);
 bool txn_adopt_copy(struct txn *t, const struct delegate_spec *spec, char *path,
 		    struct headers *added, char *err, size_t errlen);
 
+/*
+ * txn_adopt_fields - FIELDS, a scanner's verdict for SPEC's delegation (no
+ * copy), are what the delegate added: moved into ADDED (empty, the
+ * caller's), noted for the message and imported as SPEC says.
+ */
+void txn_adopt_fields(struct txn *t, const struct delegate_spec *spec, struct headers *fields,
+		      struct headers *added);
+
 /* txn_msg_free_copies - remove M's adopted copy and rendered file, free their fields. */
 void txn_msg_free_copies(struct txn_msg *m);
 

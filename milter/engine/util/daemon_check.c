@@ -214,6 +214,8 @@ static bool check_receiver(const struct service *s, struct load_errors *errs)
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *ai;
 	int rc, fd, err = 0;
 
+	if (s->type == SERVICE_CLAMD)
+		return true;            /* no receiver: clamd answers on its own connection */
 	if ((rc = getaddrinfo(s->receiver.host, "0", &hints, &ai)) != 0) {
 		load_errors_add(errs, "receiver of service %s: address %s: %s", s->name,
 				s->receiver.host, gai_strerror(rc));

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# 055-delegation-pool.sh - a pool of three clamsmtpd members (round robin)
+# behind Postfix + milter-delegate under steady load, on loopback: one
+# member is killed in the middle of the run and started again later.
+# Every message is delivered or tempfailed, none is lost and none arrives
+# twice; the survivors carry the load while the member is down; the member
+# is used again once its probe succeeds. A member that accepts a message
+# and never returns a copy (smtp-sink) gives on_missing for that message
+# only, and the message is not sent to another member (never after a 250).
+# A receiver with receiver_allow greets clients outside it with 554.
+#
+# The issue's version of this test cuts a filter host off with network
+# namespaces and veth links (a black hole rather than a refused
+# connection); that variant is not written yet (see the report of issue 14).
+
+. "$MD_TOP/t/lib/peers.sh"
+peers_init
+peers_require clamd clamsmtpd postfix smtp-sink swaks
+
+milter=$MD_BUILD/milter-delegate
+load=$MD_BUILD/bench/smtp-load
+[[ -x $load ]] || {
+	mkdir -p "${load%/*}"
+	cc -O2 -std=gnu11 -pthread -o "$load" "$MD_TOP/bench/smtp-load.c" || bail_out "cannot build smtp-load"
+}
+policy=$PEERS_DIR/policy.json
+log=$PEERS_DIR/milter.log
+sock_dir=$PEERS_DIR/sock
+mkdir -p "$PEERS_DIR/spool" "$PEERS_DIR/quarantine" "$sock_dir"
+chown postfix "$PEERS_DIR/spool" "$PEERS_DIR/quarantine" "$sock_dir"
+
+start_clamd || bail_out "clamd did not start"
+start_sink || bail_out "smtp-sink did not start"
+recv=$(free_port) guarded=$(free_port) hole=$(free_port)
+ports=() pids=()
+for i in 0 1 2; do
+	start_clamsmtpd pass "$recv" || bail_out "clamsmtpd $i did not start"
+	ports+=("$CLAMSMTPD_PORT") pids+=("$CLAMSMTPD_PID")
+done
+# A member that says 250 and never sends a copy back.
+mkdir -p "$PEERS_DIR/hole" && chown nobody "$PEERS_DIR/hole"
+smtp-sink -u nobody -4 -d "$PEERS_DIR/hole/msg." "127.0.0.1:$hole" 16 </dev/null >"$PEERS_DIR/hole.log" 2>&1 &
+peers_track $!
+wait_port 127.0.0.1 "$hole" || bail_out "the black-hole sink did not listen"
+
+cat >"$policy" <<EOF
+{ "settings": { "spool_dir": "$PEERS_DIR/spool", "quarantine_dir": "$PEERS_DIR/quarantine" },
+  "services": {
+    "pool": { "type": "smtp", "receiver": "127.0.0.1:$recv",
+      "delegator": { "address": ["127.0.0.1:${ports[0]}", "127.0.0.1:${ports[1]}", "127.0.0.1:${ports[2]}"],
+                     "balance": "round_robin", "health_interval": "1s", "backoff_max": "2s",
+                     "timeout": "20s" } },
+    "hole": { "type": "smtp", "receiver": "127.0.0.1:$recv",
+      "delegator": { "address": ["127.0.0.1:$hole", "127.0.0.1:${ports[0]}"], "grace": "1s" } },
+    "guarded": { "type": "smtp", "receiver": "127.0.0.1:$guarded", "receiver_allow": ["127.0.0.2/32"],
+      "delegator": { "address": "127.0.0.1:${ports[0]}" } } },
+  "stages": { "eom": [
+    { "name": "black hole", "if": { "recipient": "hole@example.net" },
+      "then": { "action": "delegate", "service": "hole",
+                "on_missing": { "action": "reject", "code": 554, "status": "5.7.1", "text": "No copy came back" } } },
+    { "name": "scan", "then": { "action": "delegate", "service": "pool", "import_headers": ["X-Virus-Scanned"] } } ] } }
+EOF
+"$milter" -t -c "$policy" >/dev/null || bail_out "the test policy does not load: $("$milter" -t -c "$policy" 2>&1)"
+"$milter" -f -l debug -u postfix -c "$policy" -p "unix:$sock_dir/milter.sock" >"$log" 2>&1 &
+peers_track $!
+wait_until 10 test -S "$sock_dir/milter.sock" || bail_out "milter did not start: $(tail -3 "$log")"
+start_postfix "unix:$sock_dir/milter.sock" || bail_out "postfix did not start"
+
+# Steady load; member 1 is killed after 60 deliveries and started again after 150.
+n=300
+"$load" -s 4 -m "$n" -l 2000 -o "$PEERS_DIR/lat.txt" "127.0.0.1:$POSTFIX_PORT" \
+	>"$PEERS_DIR/load.log" 2>&1 &
+load_pid=$!
+peers_track "$load_pid"
+wait_until 60 sink_has 60 || bail_out "the load did not start ($(sink_count) delivered)"
+stop_pid "${pids[1]}"
+killed_at=$(sink_count)
+wait_until 60 sink_has $((killed_at + 90))
+check "the survivors carried the load while member 1 was down ($(( $(sink_count) - killed_at )) delivered)" \
+	test "$(sink_count)" -ge $((killed_at + 90))
+start_clamsmtpd pass "$recv" "${ports[1]}" || bail_out "member 1 did not start again"
+wait_until 120 pid_gone "$load_pid"
+ok_count=$(awk '$4 >= 200 && $4 < 300' "$PEERS_DIR/lat.txt" | wc -l)
+temp_count=$(awk '$4 >= 400 && $4 < 500' "$PEERS_DIR/lat.txt" | wc -l)
+wait_until 30 sink_has "$ok_count"
+is "$((ok_count + temp_count))" "$n" "every message was accepted ($ok_count) or tempfailed ($temp_count), none refused or lost in a session"
+check "most were accepted (${ok_count} of $n)" test "$ok_count" -ge $((n * 9 / 10))
+seqs=$(grep -h '^X-Bench-Seq:' "$SINK_DIR"/msg.* | sort)
+is "$(wc -l <<<"$seqs")" "$ok_count" "every accepted message reached the sink"
+is "$(uniq -d <<<"$seqs" | wc -l)" 0 "none arrived twice"
+like "$(cat "$log")" "member 127.0.0.1:${ports[1]} is down" "the killed member was marked down"
+up_line=$(grep -n "member 127.0.0.1:${ports[1]} is up again" "$log" | tail -1 | cut -d: -f1)
+check "... and came back when its probe succeeded" test -n "$up_line"
+used=$(tail -n +"${up_line:-999999}" "$log" | grep -c "member=127.0.0.1:${ports[1]} result=copy")
+check "... and was used again afterwards ($used delegations)" test "$used" -ge 1
+for i in 0 2; do
+	served=$(grep -c "member=127.0.0.1:${ports[$i]} result=copy" "$log")
+	check "member $i served its share ($served)" test "$served" -ge $((n / 6))
+done
+
+# A member that takes the message and returns nothing: on_missing, no second member.
+"$load" -s 1 -m 1 -l 500 -t hole@example.net -o "$PEERS_DIR/hole-lat.txt" "127.0.0.1:$POSTFIX_PORT" \
+	>/dev/null 2>&1
+is "$(awk '{ print $4 }' "$PEERS_DIR/hole-lat.txt")" 554 "a member that sends no copy back: on_missing (554)"
+is "$(ls "$PEERS_DIR/hole" | wc -l)" 1 "... it got the message once"
+check "... and no other member got it" bash -c "! grep -l 'hole@example.net' $SINK_DIR/msg.* 2>/dev/null | grep -q ."
+like "$(grep 'rule=black hole' "$log")" "result=missing" "... logged as missing"
+
+# receiver_allow: only 127.0.0.2 may hand copies to the guarded receiver.
+out=$(swaks --server "127.0.0.1:$guarded" --from a@example.com --to b@example.net --timeout 10 2>&1)
+like "$out" "<\*\* +554 5\.7\.1 Error: 127\.0\.0\.1 may not send copies here" \
+	"a receiver with receiver_allow refuses a client outside it"
+out=$(swaks --server "127.0.0.1:$guarded" --local-interface 127.0.0.2 --from a@example.com \
+	--to b@example.net --timeout 10 2>&1)
+like "$out" "550 5\.7\.1 Error: not a delegated copy" "... and lets one inside it through to the id check"
+like "$(cat "$log")" "receiver: refused a connection from 127.0.0.1 \(not in receiver_allow\)" "... and logs the refusal"
+
+done_testing
