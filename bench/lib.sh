@@ -91,7 +91,8 @@ milter_spec() {
 # the ones the policy names (already made and owned by postfix).
 start_md() {
 	local policy=$1 spec=$2 log=$3
-	"$MILTER" -f -c "$policy" -p "$spec" -u postfix -l info >"$log" 2>&1 </dev/null &
+	# shellcheck disable=SC2086  # MD_EXTRA_ARGS: more options, one word each (row 2m: -M PORT)
+	"$MILTER" -f -c "$policy" -p "$spec" -u postfix -l info ${MD_EXTRA_ARGS:-} >"$log" 2>&1 </dev/null &
 	SUT_PID=$! SUT_NAME=milter-delegate
 	peers_track "$SUT_PID"
 	# "ready" is logged once the socket is open and every service started.

@@ -11,6 +11,10 @@
 #   1   -> Postfix -> sink, no milter                      reference for 2, 4
 #   2u  -> Postfix + milter-delegate, 20 rules, no delegation, unix socket
 #   2i  the same over an inet socket
+#   2m  row 2u with metrics on (-M) and /metrics scraped every second
+#   2L  row 2u's policy plus 10,000 networks, 10,000 sender domains and
+#       10,000 recipients in list files (bench/make-lists.sh), none matching;
+#       reference 2u (issue 15: lists must not slow the milter down)
 #   3u  -> Postfix + milter-delegate, reference antivirus policy
 #          (policies/default.json: delegate to clamsmtpd + clamd), unix
 #   3i  the same over an inet socket
@@ -18,6 +22,7 @@
 #   4i  the same over an inet socket
 #   5   smtp-source -d -> clamsmtpd -> sink                reference for 3, 6b
 #   6a  -> delegate-shim, 20 rules, no delegation -> sink   reference 1 (needs build/delegate-shim)
+#   6L  row 6a's policy with row 2L's lists                 reference 6a
 #   6b  smtp-source -d -> delegate-shim delegating to clamsmtpd -> sink   reference 5
 #   2n  -> Postfix + bench/null-milter.c (libmilter, does nothing, asks for the
 #          same stages as 2u): the floor of any libmilter milter   reference 1;
@@ -74,6 +79,7 @@ BENCH_POSTFIX_EXTRA="message_size_limit = 209715200
 default_process_limit = 200"
 
 . "$MD_TOP/t/lib/peers.sh"
+. "$MD_TOP/t/lib/metrics.sh"      # metrics_scrape, for row 2m
 . "$MD_TOP/bench/lib.sh"
 
 for cmd in postfix smtp-source smtp-sink clamd clamsmtpd clamav-milter jq cc; do
@@ -125,6 +131,23 @@ rules20_policy() {
 	    -e "s|/var/spool/milter-delegate|$spool|" \
 	    "$MD_TOP/bench/policy-20rules.json" >"$PEERS_DIR/$1.json"
 	echo "$PEERS_DIR/$1.json"
+}
+
+# lists_policy NAME - rules20_policy plus row 2L's list files: the networks
+# join "blocked networks", the domains "sender blocklist", the recipients
+# "role accounts" (bench/make-lists.sh writes them once per run).
+lists_policy() {
+	local policy
+	policy=$(rules20_policy "$1")
+	[[ -f $PEERS_DIR/lists/nets.txt ]] || "$MD_TOP/bench/make-lists.sh" "$PEERS_DIR/lists"
+	jq --arg d "$PEERS_DIR/lists" '
+		def add_to($name; $item): .stages[] |= map(if .name == $name
+			then .if |= with_entries(.value += [$item]) else . end);
+		add_to("blocked networks"; {file: "\($d)/nets.txt"})
+		| add_to("sender blocklist"; {domain: {file: "\($d)/domains.txt"}})
+		| add_to("role accounts"; {file: "\($d)/recipients.txt"})' \
+		"$policy" >"$policy.new" && mv "$policy.new" "$policy"
+	echo "$policy"
 }
 
 # delegate_policy NAME CLAMSMTPD_PORT RECV_PORT [TIMEOUT] - policies/default.json
@@ -240,6 +263,19 @@ md_row() {
 	SUT_LOG=
 }
 
+# metrics_row ID NAME KIND POLICY CHECK - md_row with -M PORT and a scrape of
+# /metrics every second while the row runs (row 2m; reference: row 2u).
+metrics_row() {
+	local port scraper
+	row_wanted "$1" || return 0
+	port=$(free_port)
+	( while sleep 1; do metrics_scrape "$port" >/dev/null 2>&1; done ) &
+	scraper=$!
+	peers_track "$scraper"
+	MD_EXTRA_ARGS="-M $port" md_row "$@"
+	stop_pid "$scraper"
+}
+
 # clamav_milter_row ID NAME KIND - a Postfix + clamav-milter row.
 clamav_milter_row() {
 	local id=$1 name=$2 kind=$3 spec dir=$PEERS_DIR/clamav-milter-$1
@@ -264,9 +300,11 @@ clamav_milter_row() {
 # address, next hop = the sink).
 shim_rows() {
 	local id name policy port dir
-	for id in 6a 6b; do
+	for id in 6a 6L 6b; do
 		if [[ $id == 6a ]]; then
 			name="smtp-source -> delegate-shim (20 rules, no delegation) -> sink"
+		elif [[ $id == 6L ]]; then
+			name="smtp-source -> delegate-shim (20 rules + 3 x 10,000-entry list files) -> sink"
 		else
 			name="smtp-source -> delegate-shim delegating to clamsmtpd -> sink"
 		fi
@@ -276,6 +314,8 @@ shim_rows() {
 		mkdir -p "$dir"
 		if [[ $id == 6a ]]; then
 			policy=$(rules20_policy "shim-$id")
+		elif [[ $id == 6L ]]; then
+			policy=$(lists_policy "shim-$id")
 		else
 			policy=$(delegate_policy "shim-$id" "$CLAMSMTPD_A_PORT" "$RECV_PORT")
 		fi
@@ -289,7 +329,7 @@ shim_rows() {
 		SUT_PID=$! SUT_NAME=delegate-shim
 		peers_track "$SUT_PID"
 		if wait_started "$SUT_PID" 10 port_listening "$port"; then
-			if [[ $id == 6a ]]; then
+			if [[ $id != 6b ]]; then
 				bench_measure "$id" "$name" "$port" "$BENCH_REUSE" X-Policy-Checked
 			else
 				bench_measure "$id" "$name" "$port" 1 X-Virus-Scanned
@@ -447,8 +487,12 @@ if row_wanted 1; then
 fi
 md_row 2u "Postfix + milter-delegate, 20 rules, no delegation (unix)" unix \
 	"$(rules20_policy rules20-u)" X-Policy-Checked
+metrics_row 2m "Postfix + milter-delegate, 20 rules, no delegation (unix), metrics on" unix \
+	"$(rules20_policy rules20-m)" X-Policy-Checked
 md_row 2i "Postfix + milter-delegate, 20 rules, no delegation (inet)" inet \
 	"$(rules20_policy rules20-i)" X-Policy-Checked
+md_row 2L "Postfix + milter-delegate, 20 rules + 3 x 10,000-entry list files (unix)" unix \
+	"$(lists_policy lists-u)" X-Policy-Checked
 md_row 3u "Postfix + milter-delegate -> clamsmtpd + clamd, reference policy (unix)" unix \
 	"$(delegate_policy delegate-u "$CLAMSMTPD_A_PORT" "$RECV_PORT")" X-Virus-Scanned
 md_row 3i "Postfix + milter-delegate -> clamsmtpd + clamd, reference policy (inet)" inet \
@@ -485,7 +529,8 @@ huge_message
 # ---- report --------------------------------------------------------------
 
 rows_json=$(printf '%s\n' "${BENCH_ROWS[@]}" | jq -cs '
-	def ref($id): if $id == "7u" then "4u" elif $id == "7i" then "4i"
+	def ref($id): if $id == "2L" or $id == "2m" then "2u" elif $id == "6L" then "6a"
+		elif $id == "7u" then "4u" elif $id == "7i" then "4i"
 		elif $id == "8" then "3u" elif $id == "9" then "6b"
 		elif ($id | test("^[24]")) then "1"
 		elif ($id | test("^(3|6b)")) then "5"

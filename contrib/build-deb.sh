@@ -38,6 +38,10 @@ rm -rf "$src/debian"
 cp -r "$top/contrib/debian" "$src/debian"
 cp "$top/contrib/milter-delegate.service" "$src/debian/milter-delegate.service"
 cp "$top/contrib/delegate-shim.service" "$src/debian/milter-delegate.delegate-shim.service"
+for unit in service timer; do
+	cp "$top/contrib/milter-delegate-quarantine-expire.$unit" \
+	   "$src/debian/milter-delegate.milter-delegate-quarantine-expire.$unit"
+done
 
 (cd "$src" && dpkg-buildpackage -b -us -uc) >"$out/build.log" 2>&1 ||
 	{ tail -30 "$out/build.log" >&2; echo "build-deb: dpkg-buildpackage failed (log: $out/build.log)" >&2; exit 1; }

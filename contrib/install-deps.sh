@@ -17,19 +17,22 @@
 set -euo pipefail
 
 build_packages=(gcc make pkg-config clang libclang-rt-14-dev libmilter-dev
-	libcurl4-openssl-dev libjansson-dev libcmocka-dev)
-# make deb: debhelper, dpkg-buildpackage (dpkg-dev) and lintian.
-package_packages=(debhelper dpkg-dev lintian)
+	libcurl4-openssl-dev libjansson-dev libcmocka-dev libmicrohttpd-dev)
+# make deb: debhelper, dpkg-buildpackage (dpkg-dev) and lintian; 083 checks
+# the installed units with systemd-analyze verify (systemd, man-db).
+package_packages=(debhelper dpkg-dev lintian systemd man-db)
 peer_packages=(postfix clamav-daemon clamsmtp clamav-milter spampd spamassassin
 	miltertest swaks)
 # ps (t/lib/peers.sh, t/run-tests.sh); timeout, base64, od, md5sum: coreutils;
-# jq writes the benchmark results (bench/).
-tool_packages=(procps coreutils jq)
+# jq writes the benchmark results (bench/); prometheus for promtool, which
+# checks the /metrics output (t/integration/08[4-6]-*; its own server is
+# never started).
+tool_packages=(procps coreutils jq prometheus)
 
 # Daemons the packages could start; none may keep running after install.
 # spamassassin's postinst imports the sa-update key with gpg, which leaves a
 # gpg-agent running.
-daemons=(freshclam clamd clamav-milter clamsmtpd master spampd spamd gpg-agent)
+daemons=(freshclam clamd clamav-milter clamsmtpd master spampd spamd gpg-agent prometheus)
 
 # installed PACKAGE - true if PACKAGE is installed.
 installed() {

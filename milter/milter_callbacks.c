@@ -298,7 +298,8 @@ static sfsistat on_eom(SMFICTX *ctx)
 	    !milter_deliver(ctx, t))
 		v = (struct verdict){ .kind = VERDICT_TEMPFAIL, .reply = &deliver_failed,
 				      .rule = "deliver", .stage = STAGE_EOM };
-	log_message(t, v.kind == VERDICT_CONTINUE ? (struct verdict){ .kind = VERDICT_ACCEPT } : v);
+	log_message(t, v.kind == VERDICT_CONTINUE
+			       ? (struct verdict){ .kind = VERDICT_ACCEPT, .stage = STAGE_EOM } : v);
 	status = to_milter(ctx, t, v, STAGE_EOM);
 	txn_reset_message(t, NULL);
 	return status == SMFIS_CONTINUE ? SMFIS_ACCEPT : status;

@@ -29,6 +29,8 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "milter_callbacks.h"
 #include "milter_daemon.h"
 #include "milter_hooks.h"
@@ -107,6 +109,8 @@ bool milter_daemon_check(const struct milter_options *o, const struct policy *p,
 	if (o->pid_file)
 		daemon_check_file_folder(o->pid_file, &pid_folder, &u, mode, errs);
 	milter_socket_check(&sock, &u, mode, errs);
+	if (o->metrics)
+		metrics_http_check(o->metrics, o->metrics_public, errs);
 	return errs->count == before;
 }
 
@@ -162,14 +166,26 @@ static void wait_for_transactions(int grace_s)
 			left, left == 1 ? "" : "s");
 }
 
+/* connections - the metrics' gauge of open MTA connections. */
+static uint64_t connections(void *arg)
+{
+	(void)arg;
+	return milter_active_connections();
+}
+
 /* milter_daemon_run - run until SIGTERM. */
 int milter_daemon_run(const struct milter_options *o)
 {
+	struct metrics_http *http = NULL;
 	bool wrote_pid = false;
 	int status;
 
 	if (!o->foreground)
 		daemon_echo_start();
+	if (o->metrics) {
+		metrics_enable(0);
+		metrics_gauge_source(M_CONNECTIONS, connections, NULL);
+	}
 	if (!policy_store_init(o->policy_path))
 		return EXIT_FAILURE;
 	/* Sockets first (as root), then the fork, then threads; privileges go last
@@ -180,7 +196,9 @@ int milter_daemon_run(const struct milter_options *o)
 	    (!o->foreground && !daemon_go_background()) ||
 	    (o->pid_file && !(wrote_pid = daemon_write_pid_file(o->pid_file))) ||
 	    !daemon_block_signals() || !milter_hooks_start() ||
+	    (o->metrics && !(http = metrics_http_start(o->metrics, o->metrics_public))) ||
 	    (o->user && !daemon_drop_privileges(o->user, NULL)) || !start_reload_thread()) {
+		metrics_http_stop(http);
 		milter_hooks_stop();
 		milter_socket_remove();
 		if (wrote_pid)
@@ -193,6 +211,7 @@ int milter_daemon_run(const struct milter_options *o)
 	status = smfi_main() == MI_SUCCESS ? EXIT_SUCCESS : EXIT_FAILURE;
 	log_msg(LOG_NOTICE, "stopping: no new connections");
 	wait_for_transactions(o->shutdown_grace_s);
+	metrics_http_stop(http);
 	milter_hooks_stop();
 	milter_socket_remove();
 	if (o->pid_file && unlink(o->pid_file) != 0)

@@ -32,6 +32,7 @@ int main(int argc, char **argv)
 						&opts) ? EXIT_SUCCESS : EXIT_FAILURE;
 	log_open("milter-delegate", opts.log_stderr ? LOG_TO_STDERR : LOG_TO_SYSLOG,
 		 opts.log_level);
+	log_set_format(opts.log_format);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_msg(LOG_ERR, "cannot initialise libcurl");
 		return EXIT_FAILURE;

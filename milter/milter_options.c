@@ -29,6 +29,12 @@ static const struct cli_option option_rows[] = {
 	  "error, warning, notice, info (default) or debug" },
 	{ 'L', "log", "TARGET", CLI_LOG_TARGET, FIELD(log_target),
 	  "syslog (mail facility) or stderr" },
+	{ 'F', "log-format", "FORMAT", CLI_LOG_FORMAT, FIELD(log_format),
+	  "text (default) or json: one JSON object per line" },
+	{ 'M', "metrics", "ADDR", CLI_TEXT, FIELD(metrics),
+	  "serve Prometheus metrics at http://ADDR/metrics (HOST:PORT or PORT; off by default)" },
+	{ 'A', "metrics-public", NULL, CLI_FLAG, FIELD(metrics_public),
+	  "let -M listen on an address that is not loopback" },
 	{ 'T', "timeout", "SECONDS", CLI_SECONDS, FIELD(timeout_s),
 	  "MTA connection timeout (default 7210, as libmilter)" },
 	{ 'G', "grace", "SECONDS", CLI_SECONDS, FIELD(shutdown_grace_s),
@@ -38,8 +44,9 @@ static const struct cli_option option_rows[] = {
 };
 
 static const char *const synopsis[] = {
-	"[-f] [-c FILE] [-p SPEC] [-m MODE] [-g GROUP] [-u USER] [-P FILE] [-l LEVEL] [-L TARGET]",
-	"-t [-c FILE] [-p SPEC] [-g GROUP] [-u USER] [-P FILE]",
+	"[-f] [-c FILE] [-p SPEC] [-m MODE] [-g GROUP] [-u USER] [-P FILE] [-l LEVEL] [-L TARGET]\n"
+	"        [-F FORMAT] [-M ADDR [-A]]",
+	"-t [-c FILE] [-p SPEC] [-g GROUP] [-u USER] [-P FILE] [-M ADDR [-A]]",
 	NULL,
 };
 

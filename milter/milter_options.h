@@ -25,6 +25,9 @@ struct milter_options {
 	const char *pid_file;           /* -P */
 	int log_level;                  /* -l */
 	enum cli_log_target log_target; /* -L */
+	int log_format;                 /* -F: enum log_format (log.h) */
+	const char *metrics;            /* -M: the metrics listener's address, NULL: none */
+	bool metrics_public;            /* -A: -M may be a non-loopback address */
 	bool log_stderr;                /* -L stderr, or no -L with -f or -t */
 	bool foreground;                /* -f */
 	bool check_only;                /* -t */

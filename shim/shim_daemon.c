@@ -28,6 +28,8 @@
 #include "daemon.h"
 #include "delegation.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "policy_store.h"
 #include "quarantine.h"
 #include "shim_daemon.h"
@@ -165,6 +167,8 @@ bool shim_daemon_check(const struct shim_options *o, const struct policy *p,
 	daemon_check_policy(p, &u, mode, errs);
 	if (o->pid_file)
 		daemon_check_file_folder(o->pid_file, &pid_folder, &u, mode, errs);
+	if (o->metrics)
+		metrics_http_check(o->metrics, o->metrics_public, errs);
 	return errs->count == before;
 }
 
@@ -179,16 +183,29 @@ static bool prepare(const struct shim_options *o)
 	return ok;
 }
 
+/* sessions - the metrics' gauge of client sessions in flight (ARG: the runtime). */
+static uint64_t sessions(void *arg)
+{
+	struct shim_runtime *rt = arg;
+
+	return atomic_load(&rt->sessions);
+}
+
 /* shim_daemon_run - run until SIGTERM. */
 int shim_daemon_run(const struct shim_options *o, const struct shim_config *cfg)
 {
 	struct shim_runtime rt = { .cfg = cfg };
 	struct delegation *services = NULL;
 	struct smtp_server *server = NULL;
+	struct metrics_http *http = NULL;
 	bool ok, wrote_pid = false;
 
 	if (!o->foreground)
 		daemon_echo_start();
+	if (o->metrics) {
+		metrics_enable(METRICS_NEXTHOP);
+		metrics_gauge_source(M_CONNECTIONS, sessions, &rt);
+	}
 	if (!policy_store_init(o->policy_path))
 		return EXIT_FAILURE;
 	if (!prepare(o)) {
@@ -198,6 +215,7 @@ int shim_daemon_run(const struct shim_options *o, const struct shim_config *cfg)
 	ok = (o->foreground || daemon_go_background()) &&
 	     (!o->pid_file || (wrote_pid = daemon_write_pid_file(o->pid_file))) &&
 	     block_signals() && start_services(cfg, &rt, &services, &server) &&
+	     (!o->metrics || (http = metrics_http_start(o->metrics, o->metrics_public))) &&
 	     (!o->user || drop_privileges(o->user, cfg));
 	if (ok) {
 		daemon_ready();
@@ -206,6 +224,7 @@ int shim_daemon_run(const struct shim_options *o, const struct shim_config *cfg)
 	atomic_store(&rt.draining, true);
 	if (ok)
 		wait_for_sessions(&rt, o->shutdown_grace_s);
+	metrics_http_stop(http);
 	smtp_server_stop(server);
 	delegation_stop(services);
 	shim_nexthop_free(rt.nexthop);

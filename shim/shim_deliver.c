@@ -13,9 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "delegate_client.h"
+#include "metrics.h"
 #include "shim_deliver.h"
 #include "shim_edit.h"
 #include "spool.h"
@@ -298,10 +300,33 @@ static bool deliver_maildir(struct shim_nexthop *nh, const struct shim_delivery 
 	return ok;
 }
 
+/* now_ms - a monotonic clock in milliseconds, for the latency metric. */
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* count_delivery - the metrics of one delivery: its outcome, its latency since START. */
+static void count_delivery(enum delivery_status status, uint64_t start)
+{
+	static const enum metric_id by_status[] = {
+		[DELIVERY_SENT] = M_NEXTHOP_SENT, [DELIVERY_DEFERRED] = M_NEXTHOP_DEFERRED,
+		[DELIVERY_PARTIAL] = M_NEXTHOP_PARTIAL, [DELIVERY_REFUSED] = M_NEXTHOP_REFUSED,
+	};
+
+	metrics_count(by_status[status]);
+	metrics_observe(metrics_nexthop_latency(), now_ms() - start);
+}
+
 /* shim_nexthop_deliver - D to the next hop; anything not said otherwise is deferred. */
 enum delivery_status shim_nexthop_deliver(struct shim_nexthop *nh, const struct shim_delivery *d,
 					  struct delivery_result *out)
 {
+	uint64_t start = now_ms();
+
 	memset(out, 0, sizeof(*out));
 	out->status = DELIVERY_DEFERRED;
 	if (d->rcpt_count == 0)
@@ -313,6 +338,7 @@ enum delivery_status shim_nexthop_deliver(struct shim_nexthop *nh, const struct 
 		deliver_smtp(nh, d, out);
 	else if (deliver_maildir(nh, d, out->detail, sizeof(out->detail)))
 		out->status = DELIVERY_SENT;
+	count_delivery(out->status, start);
 	return out->status;
 }
 

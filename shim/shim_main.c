@@ -56,6 +56,7 @@ int main(int argc, char **argv)
 	if (!cfg)
 		return EXIT_FAILURE;
 	log_open("delegate-shim", opts.log_stderr ? LOG_TO_STDERR : LOG_TO_SYSLOG, opts.log_level);
+	log_set_format(opts.log_format);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_msg(LOG_ERR, "cannot initialise libcurl");
 		shim_config_free(cfg);

@@ -25,6 +25,12 @@ static const struct cli_option option_rows[] = {
 	  "error, warning, notice, info (default) or debug" },
 	{ 'L', "log", "TARGET", CLI_LOG_TARGET, FIELD(log_target),
 	  "syslog (mail facility) or stderr" },
+	{ 'F', "log-format", "FORMAT", CLI_LOG_FORMAT, FIELD(log_format),
+	  "text (default) or json: one JSON object per line" },
+	{ 'M', "metrics", "ADDR", CLI_TEXT, FIELD(metrics),
+	  "serve Prometheus metrics at http://ADDR/metrics (HOST:PORT or PORT; off by default)" },
+	{ 'A', "metrics-public", NULL, CLI_FLAG, FIELD(metrics_public),
+	  "let -M listen on an address that is not loopback" },
 	{ 'G', "grace", "SECONDS", CLI_SECONDS, FIELD(shutdown_grace_s),
 	  "at SIGTERM, time left to sessions in flight (default 30)" },
 	{ 'h', "help", NULL, CLI_HELP, 0, "print this help and exit" },
@@ -32,8 +38,9 @@ static const struct cli_option option_rows[] = {
 };
 
 static const char *const synopsis[] = {
-	"[-f] [-c FILE] [-C FILE] [-u USER] [-P FILE] [-l LEVEL] [-L TARGET] [-G SECONDS]",
-	"-t [-c FILE] [-C FILE] [-u USER] [-P FILE]",
+	"[-f] [-c FILE] [-C FILE] [-u USER] [-P FILE] [-l LEVEL] [-L TARGET] [-G SECONDS]\n"
+	"        [-F FORMAT] [-M ADDR [-A]]",
+	"-t [-c FILE] [-C FILE] [-u USER] [-P FILE] [-M ADDR [-A]]",
 	NULL,
 };
 

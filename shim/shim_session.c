@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "policy_store.h"
 #include "shim_message.h"
 #include "shim_session.h"
@@ -93,7 +94,8 @@ static char *received_field(const struct session *s)
 }
 
 /* log_message - the one line per message (txn_log.h), as the milter writes it, plus the next hop. */
-static void log_message(const struct session *s, struct verdict v, const char *outcome)
+static void log_message(const struct session *s, struct verdict v,
+			const struct txn_log_field *outcome)
 {
 	txn_log_message(s->t, v, outcome);
 }
@@ -264,7 +266,7 @@ static void deliver(struct session *s, struct verdict v, struct smtp_reply *r)
 	size_t n = txn_edit_count(s->t), rcpts = txn_rcpt_count(s->t);
 	const struct header_edit **edits = xcalloc(n, sizeof(*edits));
 	const char **rcpt = xcalloc(rcpts, sizeof(*rcpt));
-	char *received = received_field(s), outcome[3400];
+	char *received = received_field(s);
 	struct shim_delivery d = {
 		.message = open_delivered(s), .sender = txn_sender(s->t), .rcpts = rcpt,
 		.rcpt_count = rcpts, .prefix = received, .edits = edits, .edit_count = n,
@@ -278,9 +280,10 @@ static void deliver(struct session *s, struct verdict v, struct smtp_reply *r)
 		rcpt[i] = txn_rcpt_at(s->t, i);
 	shim_nexthop_deliver(s->rt->nexthop, &d, &res);
 	shim_delivery_reply(&res, s->qid, r);
-	snprintf(outcome, sizeof(outcome), "nexthop=\"%s\" status=%s detail=\"%s\"",
-		 shim_nexthop_describe(s->rt->nexthop), delivery_status_name(res.status), res.detail);
-	log_message(s, v, outcome);
+	log_message(s, v, (const struct txn_log_field[]){
+		{ "nexthop", shim_nexthop_describe(s->rt->nexthop), true },
+		{ "status", delivery_status_name(res.status), false },
+		{ "detail", res.detail, true }, { NULL, NULL, false } });
 	if (d.message)
 		fclose(d.message);
 	free(received);
@@ -292,22 +295,28 @@ static void deliver(struct session *s, struct verdict v, struct smtp_reply *r)
 static void hold(struct session *s, struct verdict v, struct smtp_reply *r)
 {
 	struct action a = { .kind = ACT_QUARANTINE };
-	char err[400], outcome[500];
+	char err[400], detail[420];
+	bool held;
 
 	a.u.quarantine.folder = SHIM_HOLD_FOLDER;
 	a.u.quarantine.reason = (char *)(v.quarantine_reason ? v.quarantine_reason : "held by policy");
 	a.u.quarantine.then = QUARANTINE_HOLD;
 	snprintf(err, sizeof(err), "no quarantine store");
-	if (s->rt->env.quarantine &&
-	    s->rt->env.quarantine(s->rt->env.service_arg, s->t, &a, v.rule ? v.rule : "policy",
-				  err, sizeof(err))) {
+	held = s->rt->env.quarantine &&
+	       s->rt->env.quarantine(s->rt->env.service_arg, s->t, &a, v.rule ? v.rule : "policy",
+				     err, sizeof(err));
+	metrics_count(held ? M_QUARANTINE_WRITES : M_QUARANTINE_FAILURES);
+	if (held) {
 		smtp_reply_set(r, 250, "2.0.0 Ok: held as %s", s->qid);
-		snprintf(outcome, sizeof(outcome), "status=held folder=%s", SHIM_HOLD_FOLDER);
-	} else {
-		smtp_reply_set(r, 451, "4.3.0 Local error, try again later");
-		snprintf(outcome, sizeof(outcome), "status=deferred detail=\"hold failed: %s\"", err);
+		log_message(s, v, (const struct txn_log_field[]){
+			{ "status", "held", false }, { "folder", SHIM_HOLD_FOLDER, false },
+			{ NULL, NULL, false } });
+		return;
 	}
-	log_message(s, v, outcome);
+	smtp_reply_set(r, 451, "4.3.0 Local error, try again later");
+	snprintf(detail, sizeof(detail), "hold failed: %s", err);
+	log_message(s, v, (const struct txn_log_field[]){
+		{ "status", "deferred", false }, { "detail", detail, true }, { NULL, NULL, false } });
 }
 
 /* on_data_end - the whole message is in: the verdict, then the reply. */
@@ -320,6 +329,7 @@ static void on_data_end(void *ctx, bool oversize, struct smtp_reply *r)
 		smtp_reply_set(r, 552, "5.3.4 Message size exceeds fixed limit");
 		log_msg(LOG_INFO, "%s: client=%s from=<%s> verdict=reject reply=552 (too large)",
 			log_id(s), s->peer.addr, txn_sender(s->t));
+		metrics_count_message(MV_REJECT, STAGE_EOM);
 		end_message(s);
 		return;
 	}
@@ -333,7 +343,8 @@ static void on_data_end(void *ctx, bool oversize, struct smtp_reply *r)
 		hold(s, v, r);
 	else if (!refuses(v, r)) {
 		smtp_reply_set(r, 250, "2.0.0 Ok: queued as %s", s->qid);   /* discard */
-		log_message(s, v, "status=discarded");
+		log_message(s, v, (const struct txn_log_field[]){
+			{ "status", "discarded", false }, { NULL, NULL, false } });
 	} else {
 		log_message(s, v, NULL);
 	}

@@ -54,7 +54,9 @@ for ((n = 0; n < clients; n++)); do
 	client "$n" &
 	client_pids+=($!)
 done
-sleep 4
+# SIGTERM once the first message is accepted (a fixed sleep was too short
+# on a loaded machine): the other clients' messages are then in flight.
+wait_until 60 bash -c "cat '$replies'/* 2>/dev/null | grep -q ' 250\$'"
 kill -TERM "$milter_pid"
 wait_until 20 pid_gone "$milter_pid"
 check "the milter stopped after SIGTERM" pid_gone "$milter_pid"

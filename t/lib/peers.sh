@@ -430,7 +430,8 @@ msg_headers() {
 # Sets POSTFIX_DIR (config dir, for postfix/postqueue/postcat -c), POSTFIX_PORT
 # (its smtpd on 127.0.0.1; POSTFIX_FIXED_PORT picks it), POSTFIX_QUEUE,
 # POSTFIX_LOG and POSTFIX_PID. Lines in $POSTFIX_EXTRA_MAIN_CF are appended
-# to main.cf (e.g. "milter_content_timeout = 5s"). POSTFIX_CHROOT=1 runs smtpd
+# to main.cf (e.g. "milter_content_timeout = 5s"), those in
+# $POSTFIX_EXTRA_MASTER_CF to master.cf (another smtpd, say). POSTFIX_CHROOT=1 runs smtpd
 # and cleanup chrooted in the queue directory, as Debian's stock master.cf
 # does (postfix_chroot_files sets the chroot up).
 start_postfix() {

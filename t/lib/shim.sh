@@ -29,11 +29,12 @@ shim_write_config() {
 	EOF
 }
 
-# start_shim POLICY CONFIG - run delegate-shim in the foreground (background
-# job) and wait until it listens on $SHIM_PORT. Sets SHIM_PID and SHIM_LOG.
+# start_shim POLICY CONFIG [ARGS...] - run delegate-shim (with ARGS) in the
+# foreground (background job) and wait until it listens on $SHIM_PORT. Sets
+# SHIM_PID and SHIM_LOG.
 start_shim() {
 	SHIM_LOG=$PEERS_DIR/shim.log
-	"$MD_BUILD/delegate-shim" -f -l debug -c "$1" -C "$2" </dev/null >>"$SHIM_LOG" 2>&1 &
+	"$MD_BUILD/delegate-shim" -f -l debug -c "$1" -C "$2" "${@:3}" </dev/null >>"$SHIM_LOG" 2>&1 &
 	SHIM_PID=$!
 	peers_track "$SHIM_PID"
 	if ! wait_started "$SHIM_PID" 10 port_listening "$SHIM_PORT"; then

@@ -540,6 +540,62 @@ static void test_bare_cr_and_bare_lf_are_sent_as_crlf(void **state)
 	server_stop(srv);
 }
 
+/* reference_crlf - the rule, one byte at a time: every bare CR or LF becomes CRLF. */
+static size_t reference_crlf(const char *src, size_t n, char *dst)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (src[i] == '\r' && i + 1 < n && src[i + 1] == '\n')
+			continue;               /* its LF writes the CRLF */
+		if (src[i] == '\r' || src[i] == '\n') {
+			dst[out++] = '\r';
+			dst[out++] = '\n';
+		} else {
+			dst[out++] = src[i];
+		}
+	}
+	return out;
+}
+
+static void test_line_ends_of_a_large_mixed_body_are_made_crlf_across_buffers(void **state)
+{
+	enum { BODY = 100000 };
+	static const char alphabet[] = "ab\r\n\r\nxy";
+	struct fixture *f = *state;
+	struct script sc = { 0 };
+	struct server *srv = server_start(&sc);
+	char *msg = malloc(BODY + 32), *want = malloc(2 * BODY + 64);
+	size_t len = (size_t)sprintf(msg, "Subject: mixed\r\n\r\n"), head = len, n;
+	unsigned seed = 12345;
+
+	assert_non_null(msg);
+	assert_non_null(want);
+	for (size_t i = 0; i < BODY; i++) {     /* runs of CR, LF and text, no dots */
+		seed = seed * 1103515245u + 12345u;
+		msg[len++] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+	}
+	msg[len++] = 'z';
+	msg[len] = '\0';
+	memcpy(want, msg, head);
+	n = head + reference_crlf(msg + head, len - head, want + head);
+	memcpy(want + n, "\r\n.\r\n", 6);    /* libcurl ends a last line that has no CRLF */
+	want[n + 5] = '\0';
+	write_message(f, msg);
+	struct delegate_client *dc = client_for(srv, "127.0.0.1", 1);
+	struct delegate_send_request req = request_for(f);
+	struct delegate_send_result res;
+
+	req.id = NULL;
+	delegate_client_send(dc, &req, &res);
+	assert_int_equal(res.status, SEND_ACCEPTED);
+	assert_data(srv, want);
+	delegate_client_free(dc);
+	server_stop(srv);
+	free(msg);
+	free(want);
+}
+
 static void test_headers_only_message_is_sent_whole(void **state)
 {
 	struct fixture *f = *state;
@@ -1296,6 +1352,7 @@ int main(void)
 		T(test_without_an_id_the_message_is_relayed_unchanged),
 		T(test_body_lines_starting_with_a_dot_are_stuffed_on_the_wire),
 		T(test_bare_cr_and_bare_lf_are_sent_as_crlf),
+		T(test_line_ends_of_a_large_mixed_body_are_made_crlf_across_buffers),
 		T(test_headers_only_message_is_sent_whole),
 		T(test_null_sender_and_every_recipient_are_in_the_envelope),
 		T(test_refused_recipient_refuses_the_whole_send),

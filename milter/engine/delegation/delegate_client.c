@@ -93,8 +93,12 @@ struct msg_reader {
 	char id_line[sizeof(MSG_ID_FIELD ": \r\n") + MAX_ID_LEN];
 	size_t prefix_len, prefix_pos;
 	size_t pos, len;                /* unconsumed file bytes are buf[pos..len) */
-	char buf[READ_BUF_SIZE];
-	char raw[READ_BUF_SIZE];        /* what the states produced, before crlf_clean */
+	/*
+	 * READ_BUF_SIZE bytes each, allocated apart from the rest and never
+	 * zeroed: clearing 32 KB per send was a tenth of the milter's work.
+	 */
+	char *buf;
+	char *raw;                      /* what the states produced, before crlf_clean */
 };
 
 /* The last command sent; with the reader's state it says where a send ended. */
@@ -166,7 +170,7 @@ static bool reader_fill(struct msg_reader *r, size_t want)
 	r->len -= r->pos;
 	r->pos = 0;
 	while (r->len < want && !r->eof) {
-		size_t n = reader_input(r, r->buf + r->len, sizeof(r->buf) - r->len);
+		size_t n = reader_input(r, r->buf + r->len, READ_BUF_SIZE - r->len);
 
 		if (r->err != 0)
 			return false;
@@ -279,39 +283,54 @@ static size_t reader_step(struct msg_reader *r, char *dst, size_t cap)
 	abort();
 }
 
+/* put_crlf - a line end into DST at *OUT. */
+static void put_crlf(char *dst, size_t *out)
+{
+	dst[(*out)++] = '\r';
+	dst[(*out)++] = '\n';
+}
+
 /*
  * crlf_clean - copy the N raw bytes of SRC to DST (room for 2 N + 2) with
  * every bare CR and bare LF made CRLF, so that what a filter gets, and
  * returns to our receiver (which takes CRLF-clean copies only), is clean
  * whatever the MTA let through. A CR at the end of SRC waits for the next
  * byte; at the END of the message it is completed. Returns the bytes in DST.
+ * Runs between line ends are found with memchr and copied whole: this is
+ * on the path of every delegated byte.
  */
 static size_t crlf_clean(struct msg_reader *r, const char *src, size_t n, char *dst, bool end)
 {
-	size_t out = 0;
+	size_t out = 0, i = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		char c = src[i];
+	while (i < n) {
+		const char *lf, *cr;
+		size_t stop;
 
-		if (r->pending_cr) {
-			dst[out++] = '\r';
-			dst[out++] = '\n';
+		if (r->pending_cr) {            /* the CR before SRC, or before src[i] */
+			put_crlf(dst, &out);
 			r->pending_cr = false;
-			if (c == '\n')
-				continue;
+			i += src[i] == '\n';
+			continue;
 		}
-		if (c == '\r') {
+		lf = memchr(src + i, '\n', n - i);
+		stop = lf ? (size_t)(lf - src) : n;
+		cr = memchr(src + i, '\r', stop - i);
+		if (cr != NULL)
+			stop = (size_t)(cr - src);
+		memcpy(dst + out, src + i, stop - i);
+		out += stop - i;
+		i = stop;
+		if (cr != NULL) {               /* decided by the byte after it */
 			r->pending_cr = true;
-		} else if (c == '\n') {
-			dst[out++] = '\r';
-			dst[out++] = '\n';
-		} else {
-			dst[out++] = c;
+			i++;
+		} else if (lf != NULL) {        /* a bare LF */
+			put_crlf(dst, &out);
+			i++;
 		}
 	}
 	if (end && r->pending_cr) {
-		dst[out++] = '\r';
-		dst[out++] = '\n';
+		put_crlf(dst, &out);
 		r->pending_cr = false;
 	}
 	return out;
@@ -325,8 +344,8 @@ static size_t reader_read(char *dst, size_t size, size_t nitems, void *arg)
 
 	if (want == 0)
 		return CURL_READFUNC_ABORT;     /* libcurl's buffers are far larger */
-	if (want > sizeof(r->raw))
-		want = sizeof(r->raw);
+	if (want > READ_BUF_SIZE)
+		want = READ_BUF_SIZE;
 	while (out == 0 && (r->state != READ_END || r->pending_cr)) {
 		size_t n = 0;
 
@@ -635,6 +654,8 @@ static void transfer_free(struct transfer *t)
 		log_msg(LOG_WARNING, "delegate_client: close %s: %s", t->req->path, strerror(errno));
 	curl_slist_free_all(t->rcpts);
 	free(t->mail_from);
+	free(t->reader.buf);
+	free(t->reader.raw);
 	free(t);
 }
 
@@ -644,6 +665,8 @@ static struct transfer *transfer_new(const struct delegate_send_request *req, ch
 	struct transfer *t = xcalloc(1, sizeof(*t));
 
 	t->mail_from = xasprintf("<%s>", req->sender);
+	t->reader.buf = xmalloc(READ_BUF_SIZE);
+	t->reader.raw = xmalloc(READ_BUF_SIZE);
 	t->req = req;
 	for (size_t i = 0; i < req->rcpt_count; i++) {
 		char *rcpt = xasprintf("<%s>", req->rcpts[i]);

@@ -25,6 +25,7 @@
 
 #include "correlation.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg_text.h"
 #include "receiver.h"
 #include "smtp_server.h"
@@ -245,16 +246,19 @@ static void deliver(struct receiver_session *rs, struct smtp_reply *r)
 		log_msg(LOG_NOTICE, "receiver: copy for id=%s from %s arrived after its transaction "
 			"gave up; dropped", id, rs->peer.addr);
 		smtp_reply_set(r, 250, "2.0.0 Ok: late copy dropped");
+		metrics_count(M_LATE_COPIES);
 		break;
 	case CORR_REPLAYED:
 		log_msg(LOG_WARNING, "receiver: refused a replayed copy id=%s from %s", id,
 			rs->peer.addr);
 		smtp_reply_set(r, 550, "5.7.1 Error: delegation id already used");
+		metrics_count(M_RECEIVER_REPLAYED);
 		break;
 	case CORR_UNKNOWN:
 		log_msg(LOG_WARNING, "receiver: refused a copy with unknown id=%s from %s", id,
 			rs->peer.addr);
 		smtp_reply_set(r, 550, "5.7.1 Error: unknown delegation id");
+		metrics_count(M_RECEIVER_UNKNOWN);
 		break;
 	}
 	unlink(path);
@@ -283,6 +287,7 @@ static void data_end(void *session, bool oversize, struct smtp_reply *r)
 			rs->ids.fields ? "with a malformed X-Delegate-Id" : "without X-Delegate-Id");
 		discard_spool(rs);
 		smtp_reply_set(r, 550, "5.7.1 Error: not a delegated copy");
+		metrics_count(rs->ids.fields ? M_RECEIVER_MALFORMED : M_RECEIVER_NO_ID);
 	} else {
 		deliver(rs, r);
 	}

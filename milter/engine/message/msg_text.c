@@ -47,8 +47,13 @@ enum msg_line msg_classify(const char *line, size_t len, size_t *name_len, size_
 /* msg_is_field - does LINE start the field NAME? */
 bool msg_is_field(const char *line, size_t len, const char *name, bool partial, size_t *value_at)
 {
-	size_t k = strlen(name), i = k;
+	size_t k, i;
 
+	/* Most lines differ in the first byte: decide those before strlen and
+	 * strncasecmp (the receiver asks this of every line of every copy). */
+	if (len == 0 || (line[0] | 0x20) != (name[0] | 0x20))
+		return false;
+	k = i = strlen(name);
 	if (len < k || strncasecmp(line, name, k) != 0)
 		return false;
 	while (i < len && is_wsp(line[i]))

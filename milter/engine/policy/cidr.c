@@ -120,3 +120,12 @@ bool cidr_contains(const struct cidr *net, const char *addr_text)
 	return addr_text && cidr_addr_parse(addr_text, &family, addr) &&
 	       cidr_contains_addr(net, family, addr);
 }
+
+/* cidr_list_contains - is the parsed address inside one of the N networks at NETS? */
+bool cidr_list_contains(const struct cidr *nets, size_t n, int family, const uint8_t addr[16])
+{
+	for (size_t i = 0; i < n; i++)
+		if (cidr_contains_addr(&nets[i], family, addr))
+			return true;
+	return false;
+}

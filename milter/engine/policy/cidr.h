@@ -11,6 +11,7 @@
 #define MD_CIDR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct cidr {
@@ -30,5 +31,15 @@ bool cidr_addr_parse(const char *addr_text, int *family, uint8_t addr[16]);
 
 /* cidr_contains_addr - like cidr_contains, for an address already parsed. */
 bool cidr_contains_addr(const struct cidr *net, int family, const uint8_t addr[16]);
+
+/*
+ * cidr_list_contains - is the parsed address in one of the N networks at
+ * NETS? One test after the other: the reference semantics that cidr_set.h
+ * speeds up; its tests and fuzz target hold the set to this.
+ */
+bool cidr_list_contains(const struct cidr *nets, size_t n, int family, const uint8_t addr[16]);
+
+/* CIDR_EXPECTED - what an invalid network is told to look like, in load errors. */
+#define CIDR_EXPECTED "expected CIDR such as 192.0.2.0/24 or 2001:db8::/32"
 
 #endif

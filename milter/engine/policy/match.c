@@ -23,17 +23,19 @@ bool match_compile(struct matcher *m, enum match_kind kind, const char *pattern,
 {
 	int rc;
 
-	size_t len = strlen(pattern);
+	size_t len;
 	const char *why_costly;
 
 	memset(m, 0, sizeof(*m));
 	m->kind = kind;
 	/* Subjects are compared without their <>, so patterns are too. */
-	if ((kind == MATCH_EQUALS || kind == MATCH_EXACT) && len >= 2 && pattern[0] == '<' &&
-	    pattern[len - 1] == '>')
-		m->pattern = xstrndup(pattern + 1, len - 2);
-	else
+	if (kind == MATCH_EQUALS || kind == MATCH_EXACT) {
+		const char *bare = match_unbracket(pattern, &len);
+
+		m->pattern = xstrndup(bare, len);
+	} else {
 		m->pattern = xstrdup(pattern);
+	}
 	if (kind != MATCH_REGEX)
 		return true;
 	if ((why_costly = regex_too_costly(pattern))) {
@@ -56,8 +58,8 @@ bool match_compile(struct matcher *m, enum match_kind kind, const char *pattern,
 	return true;
 }
 
-/* unbracket - SUBJECT without surrounding <>, as pointer and length. */
-static const char *unbracket(const char *subject, size_t *len)
+/* match_unbracket - SUBJECT without surrounding <>, as pointer and length. */
+const char *match_unbracket(const char *subject, size_t *len)
 {
 	*len = strlen(subject);
 	if (*len >= 2 && subject[0] == '<' && subject[*len - 1] == '>') {
@@ -67,8 +69,8 @@ static const char *unbracket(const char *subject, size_t *len)
 	return subject;
 }
 
-/* domain_of - the part after the last '@' (or all of it), without a trailing dot. */
-static const char *domain_of(const char *s, size_t len, size_t *dlen)
+/* match_domain_of - the part after the last '@' (or all of it), without a trailing dot. */
+const char *match_domain_of(const char *s, size_t len, size_t *dlen)
 {
 	const char *at = NULL;
 
@@ -89,8 +91,8 @@ static const char *domain_of(const char *s, size_t len, size_t *dlen)
 static bool domain_matches(const char *pattern, const char *subject)
 {
 	size_t slen, dlen, plen = strlen(pattern);
-	const char *s = unbracket(subject, &slen);
-	const char *d = domain_of(s, slen, &dlen);
+	const char *s = match_unbracket(subject, &slen);
+	const char *d = match_domain_of(s, slen, &dlen);
 
 	if (pattern[0] == '.')
 		return dlen > plen && strncasecmp(d + dlen - plen, pattern, plen) == 0;
@@ -107,10 +109,10 @@ bool match_test(const struct matcher *m, const char *subject)
 		return false;
 	switch (m->kind) {
 	case MATCH_EQUALS:
-		s = unbracket(subject, &len);
+		s = match_unbracket(subject, &len);
 		return len == strlen(m->pattern) && strncasecmp(s, m->pattern, len) == 0;
 	case MATCH_EXACT:
-		s = unbracket(subject, &len);
+		s = match_unbracket(subject, &len);
 		return len == strlen(m->pattern) && strncmp(s, m->pattern, len) == 0;
 	case MATCH_DOMAIN:
 		return domain_matches(m->pattern, subject);
@@ -130,4 +132,15 @@ void match_free(struct matcher *m)
 	free(m->pattern);
 	m->pattern = NULL;
 	m->compiled = false;
+}
+
+/* match_any - the linear list test: does SUBJECT match one of the N matchers at M? */
+bool match_any(const struct matcher *m, size_t n, const char *subject)
+{
+	if (!subject)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (match_test(&m[i], subject))
+			return true;
+	return false;
 }

@@ -39,6 +39,22 @@ bool match_compile(struct matcher *m, enum match_kind kind, const char *pattern,
 /* match_test - does SUBJECT match? A NULL subject never matches. */
 bool match_test(const struct matcher *m, const char *subject);
 
+/*
+ * match_any - does SUBJECT match one of the N matchers at M? One test after
+ * the other: the reference semantics of a list, which match_list.h indexes;
+ * its tests and fuzz target hold the index to this.
+ */
+bool match_any(const struct matcher *m, size_t n, const char *subject);
+
+/* match_unbracket - SUBJECT without one surrounding "<...>": its start, its length in *LEN. */
+const char *match_unbracket(const char *subject, size_t *len);
+
+/*
+ * match_domain_of - the domain of the LEN bytes at S, as MATCH_DOMAIN reads
+ * it: after the last '@' (all of S without one), less one trailing dot.
+ */
+const char *match_domain_of(const char *s, size_t len, size_t *dlen);
+
 /* match_free - release what match_compile allocated; M may be NULL. */
 void match_free(struct matcher *m);
 

@@ -19,14 +19,6 @@ const char *stage_name(enum stage stage)
 	return stage < STAGE_COUNT ? stage_names[stage] : "?";
 }
 
-/* matcher_list_free - release the matchers of L. */
-static void matcher_list_free(struct matcher_list *l)
-{
-	for (size_t i = 0; i < l->count; i++)
-		match_free(&l->items[i]);
-	free(l->items);
-}
-
 /* cond_free_contents - release what C points to, not C itself. */
 static void cond_free_contents(struct cond *c)
 {
@@ -41,20 +33,20 @@ static void cond_free_contents(struct cond *c)
 		cond_free(c->u.negated);
 		break;
 	case COND_CLIENT_IP:
-		free(c->u.nets.items);
+		cidr_set_free(&c->u.nets);
 		break;
 	case COND_CLIENT_NAME:
 	case COND_HELO:
 	case COND_SENDER:
 	case COND_RECIPIENT:
 	case COND_AUTH_USER:
-		matcher_list_free(&c->u.match);
+		match_list_free(&c->u.match);
 		break;
 	case COND_HEADER:
 	case COND_ORIGINAL_HEADER:
 	case COND_MACRO:
 		free(c->u.named.name);
-		matcher_list_free(&c->u.named.value);
+		match_list_free(&c->u.named.value);
 		break;
 	case COND_AUTH:
 	case COND_SIZE_ABOVE:
@@ -157,6 +149,7 @@ static void policy_free(struct policy *p)
 	free(p->macros);
 	free(p->settings.quarantine_dir);
 	free(p->settings.spool_dir);
+	free(p->settings.release_to.host);
 	action_list_free(&p->settings.fail_safe);
 	free(p->path);
 	free(p);

@@ -18,9 +18,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cidr.h"
-#include "match.h"
+#include "cidr_set.h"
+#include "match_list.h"     /* struct matcher_list: a subject matches when any matcher does */
 #include "netaddr.h"     /* struct endpoint */
+
+struct metrics_series;
 
 /* The points where a milter (or the shim) can decide, in dialogue order. */
 enum stage {
@@ -35,12 +37,6 @@ enum stage {
 
 /* stage_name - the JSON key of STAGE ("connect", ..., "eom"). */
 const char *stage_name(enum stage stage);
-
-/* A list of matchers: a subject matches when any of them does. */
-struct matcher_list {
-	size_t count;
-	struct matcher *items;
-};
 
 enum cond_kind {
 	COND_ALL, COND_ANY, COND_NOT,
@@ -65,7 +61,7 @@ struct cond {
 	union {
 		struct { size_t count; struct cond *items; } list;   /* ALL, ANY */
 		struct cond *negated;                                /* NOT */
-		struct { size_t count; struct cidr *items; } nets;   /* CLIENT_IP */
+		struct cidr_set nets;        /* CLIENT_IP */
 		struct matcher_list match;   /* CLIENT_NAME HELO SENDER RECIPIENT AUTH_USER */
 		bool present;                /* AUTH */
 		struct {                     /* HEADER, ORIGINAL_HEADER, MACRO */
@@ -172,6 +168,7 @@ struct rule {
 	struct action_list then;
 	struct action_list otherwise;   /* "else" */
 	unsigned line;                  /* source line, for logs */
+	struct metrics_series *metrics; /* its hits (metrics.h), set by policy_store; NULL: none */
 };
 
 /*
@@ -221,13 +218,19 @@ struct service {
 	bool receiver_public;           /* binding a non-loopback address was asked for */
 	size_t receiver_allow_count;    /* 0: any client (the id check still applies) */
 	struct cidr *receiver_allow;    /* networks whose copies the receiver takes (and loopback) */
+	struct metrics_series *metrics; /* its delegations (metrics.h), set by policy_store */
 };
+
+/* settings.release_to when the policy does not say (milter-delegate-quarantine release). */
+#define POLICY_RELEASE_HOST "127.0.0.1"
+#define POLICY_RELEASE_PORT 25
 
 struct policy_settings {
 	char *quarantine_dir;           /* root of quarantine folders */
 	char *spool_dir;                /* temporary message copies */
 	uint64_t max_message_size;      /* 0: no limit of ours */
 	struct action_list fail_safe;   /* verdict when processing fails (tempfail) */
+	struct endpoint release_to;     /* where quarantine releases go (127.0.0.1:25) */
 };
 
 struct policy {
@@ -244,6 +247,8 @@ struct policy {
 	char **macros;
 	size_t rule_count;              /* all rules, follow-ups included */
 	bool needs_message_file;        /* a delegation or a quarantine: spool messages */
+	size_t list_files;              /* list files read ({"file": ...}) */
+	size_t list_entries;            /* entries taken from them */
 };
 
 /* policy_ref - take a reference; returns P. */

@@ -315,6 +315,11 @@ void policy_summary(const struct policy *p, char *buf, size_t len)
 		n += w > 0 ? (size_t)w : 0;
 		sep = ", ";
 	}
-	if (n < len && *sep == ',')
-		snprintf(buf + n, len - n, ")");
+	if (n < len && *sep == ',') {
+		w = snprintf(buf + n, len - n, ")");
+		n += w > 0 ? (size_t)w : 0;
+	}
+	if (n < len && p->list_files)
+		snprintf(buf + n, len - n, ", %zu list file%s (%zu entries)", p->list_files,
+			 p->list_files == 1 ? "" : "s", p->list_entries);
 }

@@ -55,88 +55,6 @@ static const struct cond_row *find_row(const char *key)
 	return NULL;
 }
 
-/* load_one_matcher - a string or {"equals"|"exact"|"domain"|"regex": ..., "ignore_case"}. */
-static bool load_one_matcher(struct load_ctx *c, json_t *v, struct matcher *m)
-{
-	static const char *const keys[] = { "equals", "exact", "domain", "regex", "ignore_case", NULL };
-	static const enum match_kind kinds[] = { MATCH_EQUALS, MATCH_EXACT, MATCH_DOMAIN, MATCH_REGEX };
-	const char *pattern = NULL;
-	enum match_kind kind = MATCH_EQUALS;
-	bool ignore_case = true;
-	int found = 0;
-	char err[256];
-
-	if (json_is_string(v)) {
-		pattern = json_string_value(v);
-	} else if (json_is_object(v)) {
-		if (!lctx_check_keys(c, v, keys))
-			return false;
-		for (int i = 0; i < 4; i++) {
-			if (!json_object_get(v, keys[i]))
-				continue;
-			found++;
-			kind = kinds[i];
-			pattern = lctx_string_member(c, v, keys[i], true);
-		}
-		json_t *ic = json_object_get(v, "ignore_case");
-		if (ic) {
-			lctx_push_key(c, "ignore_case");
-			if (kind != MATCH_REGEX)
-				lctx_error(c, "ignore_case applies to regex only");
-			else if (lctx_expect(c, ic, JSON_TRUE, "a boolean"))
-				ignore_case = json_is_true(ic);
-			lctx_pop(c);
-		}
-		if (found != 1) {
-			lctx_error(c, "expected exactly one of equals, exact, domain, regex");
-			return false;
-		}
-		if (!pattern)
-			return false;
-	} else {
-		lctx_error(c, "expected a string or a matcher object "
-			   "({\"equals\"|\"exact\"|\"domain\"|\"regex\": ...}), got %s",
-			   lctx_type_name(v));
-		return false;
-	}
-	if (json_is_object(v))
-		lctx_push_key(c, match_kind_name(kind));
-	bool ok = match_compile(m, kind, pattern, ignore_case, err, sizeof(err));
-	if (!ok)
-		lctx_error(c, "%s", err);
-	if (json_is_object(v))
-		lctx_pop(c);
-	return ok;
-}
-
-/* load_matchers - one matcher or a non-empty array of them (any may match). */
-bool load_matchers(struct load_ctx *c, json_t *v, struct matcher_list *out)
-{
-	bool ok = true;
-
-	if (!json_is_array(v)) {
-		out->items = xcalloc(1, sizeof(*out->items));
-		if (!load_one_matcher(c, v, &out->items[0]))
-			return false;
-		out->count = 1;
-		return true;
-	}
-	if (json_array_size(v) == 0) {
-		lctx_error(c, "expected a non-empty list of matchers");
-		return false;
-	}
-	out->items = xcalloc(json_array_size(v), sizeof(*out->items));
-	for (size_t i = 0; i < json_array_size(v); i++) {
-		lctx_push_index(c, i);
-		if (load_one_matcher(c, json_array_get(v, i), &out->items[out->count]))
-			out->count++;
-		else
-			ok = false;
-		lctx_pop(c);
-	}
-	return ok;
-}
-
 /* parse_matchers - tests whose value is a matcher list (sender, helo, ...). */
 static bool parse_matchers(struct load_ctx *c, json_t *v, enum stage stage, struct cond *out)
 {
@@ -177,45 +95,11 @@ static bool parse_not(struct load_ctx *c, json_t *v, enum stage stage, struct co
 	return out->u.negated != NULL;
 }
 
-/* parse_one_net - one CIDR string into NET. */
-static bool parse_one_net(struct load_ctx *c, json_t *v, struct cidr *net)
-{
-	const char *why = NULL;
-
-	if (!lctx_expect(c, v, JSON_STRING, "a network in CIDR notation"))
-		return false;
-	if (cidr_parse(json_string_value(v), net, &why))
-		return true;
-	lctx_error(c, "invalid network \"%s\": %s (expected CIDR such as 192.0.2.0/24 or 2001:db8::/32)",
-		   json_string_value(v), why ? why : "malformed");
-	return false;
-}
-
-/* parse_client_ip - a CIDR string or a non-empty array of them. */
+/* parse_client_ip - networks: a CIDR string, {"file": ...}, or a non-empty array of them. */
 static bool parse_client_ip(struct load_ctx *c, json_t *v, enum stage stage, struct cond *out)
 {
-	bool ok = true;
-	size_t n = json_is_array(v) ? json_array_size(v) : 1;
-
 	(void)stage;
-	if (json_is_array(v) && n == 0) {
-		lctx_error(c, "expected a non-empty list of networks");
-		return false;
-	}
-	out->u.nets.items = xcalloc(n, sizeof(struct cidr));
-	if (!json_is_array(v)) {
-		out->u.nets.count = parse_one_net(c, v, &out->u.nets.items[0]);
-		return out->u.nets.count == 1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		lctx_push_index(c, i);
-		if (parse_one_net(c, json_array_get(v, i), &out->u.nets.items[out->u.nets.count]))
-			out->u.nets.count++;
-		else
-			ok = false;
-		lctx_pop(c);
-	}
-	return ok;
+	return load_networks(c, v, &out->u.nets);
 }
 
 /* parse_auth - true: an authenticated user is present; false: absent. */

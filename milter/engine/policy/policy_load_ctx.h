@@ -66,6 +66,7 @@ bool lctx_too_deep(struct load_ctx *c);
 /* Parsers of the pieces of a policy (policy_load_*.c). */
 struct cond *load_condition(struct load_ctx *c, json_t *v, enum stage stage);
 bool load_matchers(struct load_ctx *c, json_t *v, struct matcher_list *out);
+bool load_networks(struct load_ctx *c, json_t *v, struct cidr_set *out);
 bool load_actions(struct load_ctx *c, json_t *v, enum stage stage, bool in_fallback,
 		  struct action_list *out);
 bool load_rules(struct load_ctx *c, json_t *v, enum stage stage, struct rule_list *out);

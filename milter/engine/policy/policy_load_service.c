@@ -267,7 +267,7 @@ static void load_fail_safe(struct load_ctx *c, json_t *v, struct policy_settings
 void load_settings(struct load_ctx *c, json_t *v)
 {
 	static const char *const keys[] = { "quarantine_dir", "spool_dir", "max_message_size",
-					    "fail_safe", "comment", NULL };
+					    "fail_safe", "release_to", "comment", NULL };
 	struct policy_settings *s = &c->policy->settings;
 	json_t *size;
 	const char *why = "expected a size";
@@ -290,5 +290,8 @@ void load_settings(struct load_ctx *c, json_t *v)
 		lctx_pop(c);
 	}
 	load_fail_safe(c, v ? json_object_get(v, "fail_safe") : NULL, s);
+	if (!(v && json_object_get(v, "release_to") && load_endpoint(c, v, "release_to",
+								     &s->release_to)))
+		s->release_to = (struct endpoint){ xstrdup(POLICY_RELEASE_HOST), POLICY_RELEASE_PORT };
 	lctx_pop(c);
 }

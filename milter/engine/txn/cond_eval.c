@@ -8,26 +8,17 @@
 
 #include "txn_int.h"
 
-/* any_matches - does SUBJECT match one of L? */
+/* any_matches - does SUBJECT match one of L? (match_list.h: hashed, then regexes) */
 static bool any_matches(const struct matcher_list *l, const char *subject)
 {
-	if (!subject)
-		return false;
-	for (size_t i = 0; i < l->count; i++)
-		if (match_test(&l->items[i], subject))
-			return true;
-	return false;
+	return match_list_test(l, subject);
 }
 
-/* client_in - is the client address in one of the networks? */
+/* client_in - is the client address in one of the networks? (cidr_set.h: bisection) */
 static bool client_in(const struct cond *c, const struct txn *t)
 {
-	if (!t->client_parsed)
-		return false;
-	for (size_t i = 0; i < c->u.nets.count; i++)
-		if (cidr_contains_addr(&c->u.nets.items[i], t->client_family, t->client_bytes))
-			return true;
-	return false;
+	return t->client_parsed &&
+	       cidr_set_contains(&c->u.nets, t->client_family, t->client_bytes);
 }
 
 /* recipient_matches - at rcpt: this recipient; later: any accepted one. */

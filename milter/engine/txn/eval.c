@@ -12,6 +12,8 @@
 #include <time.h>
 
 #include "log.h"
+#include "metrics.h"
+#include "quarantine.h"
 #include "txn_int.h"
 
 enum flow { FLOW_GO, FLOW_STOP };
@@ -45,13 +47,22 @@ static enum flow run_quarantine(struct txn *t, const struct action *a, const cha
 	};
 	char err[256] = "no quarantine store configured";
 
+	if (quarantine_release_vouched(t)) {    /* an admin released it: not again */
+		log_msg(LOG_NOTICE, "%s: rule=%s quarantine skipped: a release with a live token",
+			txn_log_id(t), rule);
+		txn_note(t, "%s:%s=released", stage_name(stage), rule);
+		return FLOW_GO;
+	}
 	if (a->u.quarantine.folder &&
 	    !(t->env.quarantine && t->env.quarantine(t->env.service_arg, t, a, rule, err, sizeof(err)))) {
 		log_msg(LOG_ERR, "%s: rule=%s quarantine to %s failed: %s", txn_log_id(t), rule,
 			a->u.quarantine.folder, err);
+		metrics_count(M_QUARANTINE_FAILURES);
 		*out = eval_fail_safe(t, stage, "quarantine failed");
 		return FLOW_STOP;
 	}
+	if (a->u.quarantine.folder)
+		metrics_count(M_QUARANTINE_WRITES);
 	decided(t, out, then_kind[a->u.quarantine.then],
 		a->u.quarantine.then == QUARANTINE_REJECT ? &a->u.quarantine.reply : NULL,
 		rule, stage);
@@ -89,8 +100,10 @@ static enum flow run_delegate(struct txn *t, const struct delegate_spec *d, cons
 		return FLOW_STOP;
 	}
 	snprintf(r.detail, sizeof(r.detail), "no delegation available in this program");
+	metrics_gauge_add(M_DELEGATIONS_WAITING, 1);
 	if (t->env.delegate)
 		t->env.delegate(t->env.service_arg, t, d, &r);
+	metrics_gauge_add(M_DELEGATIONS_WAITING, -1);
 	txn_msg(t)->delegation_ms += r.elapsed_ms;
 	if (r.status == DELEGATE_COPY && !txn_adopt_copy(t, d, r.copy_path, &added, err, sizeof(err))) {
 		r.status = DELEGATE_ERROR;
@@ -105,6 +118,7 @@ static enum flow run_delegate(struct txn *t, const struct delegate_spec *d, cons
 		*r.detail ? " detail=" : "", r.detail, *r.member ? " member=" : "", r.member);
 	txn_note(t, "%s:%s=delegate(%s,%s)", stage_name(stage), rule, d->service->name,
 		 delegate_status_names[r.status]);
+	metrics_delegation(d->service->metrics, r.status, r.elapsed_ms);
 	switch (r.status) {
 	case DELEGATE_COPY:
 	case DELEGATE_VERDICT:
@@ -173,6 +187,8 @@ static enum flow run_rules(struct txn *t, const struct rule_list *rules, enum st
 		const struct rule *r = &rules->items[i];
 		bool holds = !r->cond || cond_eval(r->cond, t, stage);
 
+		if (holds)
+			metrics_rule_hit(r->metrics);
 		if (log_enabled(LOG_DEBUG))
 			log_msg(LOG_DEBUG, "%s: stage=%s rule=%s condition=%s", txn_log_id(t),
 				stage_name(stage), r->name, holds ? "true" : "false");
@@ -198,6 +214,7 @@ struct verdict eval_fail_safe(struct txn *t, enum stage stage, const char *reaso
 	static const struct reply fallback = { 451, "4.3.0", "Temporary failure, try again later" };
 
 	log_msg(LOG_ERR, "%s: %s: applying the fail-safe verdict", txn_log_id(t), reason);
+	metrics_count(M_FAIL_SAFE);
 	if (run_actions(t, &t->policy->settings.fail_safe, "fail_safe", stage, &v) == FLOW_STOP)
 		return v;
 	/* A fail-safe list that decides nothing must still not accept silently. */

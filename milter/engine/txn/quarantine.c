@@ -1,6 +1,7 @@
 /*
  * quarantine.c - write quarantined messages and their metadata durably,
- * each file published through spool_publish (spool.h).
+ * in the layout and with the ids of qstore.h, each file published through
+ * spool_publish (spool.h): the message first, its metadata second.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -10,26 +11,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "qstore.h"
 #include "quarantine.h"
 #include "spool.h"
 
-/* make_id - "20261124T235959-QUEUEID-1a2b3c4d" into BUF. */
+/* make_id - a new id (qstore.h) for T's message into BUF. */
 static void make_id(const struct txn *t, char *buf, size_t len)
 {
-	time_t now = time(NULL);
-	struct tm tm;
-	char stamp[32];
-	unsigned rnd = 0;
-	const char *qid = txn_queue_id(t);
+	uint32_t rnd = 0;
 
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-		rnd = (unsigned)getpid() ^ (unsigned)clock();
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	snprintf(buf, len, "%s-%s-%08x", stamp, qid && *qid ? qid : "NOQUEUE", rnd);
-	for (char *p = buf; *p; p++)
-		if (*p == '/' || *p == '.')
-			*p = '_';
+		rnd = (uint32_t)getpid() ^ (uint32_t)clock();
+	qstore_make_id(buf, len, time(NULL), txn_queue_id(t), rnd);
 }
 
 /* fill_message - copy the message file named by ARG. */
@@ -39,17 +32,6 @@ static bool fill_message(int fd, void *arg, char *err, size_t errlen)
 	return spool_copy_file(arg, fd);
 }
 
-/* fill_json - dump the JSON object ARG. */
-static bool fill_json(int fd, void *arg, char *err, size_t errlen)
-{
-	char *text = json_dumps(arg, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	bool ok = text && spool_write_fd(fd, text, strlen(text)) && spool_write_fd(fd, "\n", 1);
-
-	(void)err, (void)errlen;
-	free(text);
-	return ok;
-}
-
 /* metadata - the JSON description of the quarantined message (new reference). */
 static json_t *metadata(const struct txn *t, const struct action *a, const char *rule,
 			const char *id)
@@ -57,11 +39,8 @@ static json_t *metadata(const struct txn *t, const struct action *a, const char 
 	json_t *m = json_object(), *rcpts = json_array(), *added = json_object();
 	const struct headers *h = txn_delegate_added(t);
 	char when[32];
-	time_t now = time(NULL);
-	struct tm tm;
 
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	qstore_format_time(time(NULL), when, sizeof(when));
 	for (size_t i = 0; i < txn_rcpt_count(t); i++)
 		json_array_append_new(rcpts, json_string(txn_rcpt_at(t, i)));
 	for (size_t i = 0; i < h->count; i++)
@@ -86,7 +65,7 @@ bool quarantine_store(void *arg, struct txn *t, const struct action *a, const ch
 {
 	const char *root = txn_policy(t)->settings.quarantine_dir;
 	const char *message = txn_message_path(t);
-	char dir[4096], id[128], name[160];	/* root and folder are bounded by the loader */
+	char dir[4096], id[QSTORE_ID_MAX + 1], name[QSTORE_ID_MAX + 8];	/* root and folder are bounded by the loader */
 	json_t *meta;
 	bool ok;
 
@@ -103,9 +82,10 @@ bool quarantine_store(void *arg, struct txn *t, const struct action *a, const ch
 	if (!spool_publish(dir, name, NULL, fill_message, (void *)message, err, errlen))
 		return false;
 	meta = metadata(t, a, rule, id);
-	snprintf(name, sizeof(name), "%s.json", id);
-	ok = spool_publish(dir, name, NULL, fill_json, meta, err, errlen);
+	ok = qstore_publish_meta(dir, id, meta, err, errlen);
 	json_decref(meta);
+	if (ok)
+		txn_set_quarantine_id(t, id);
 	if (!ok) {
 		char eml[sizeof(dir) + sizeof(id) + 8];
 
@@ -113,4 +93,14 @@ bool quarantine_store(void *arg, struct txn *t, const struct action *a, const ch
 		unlink(eml);
 	}
 	return ok;
+}
+
+/* quarantine_release_vouched - one release field, with the live token of its id. */
+bool quarantine_release_vouched(const struct txn *t)
+{
+	const struct headers *h = txn_headers(t);
+	const struct header_field *f = headers_find(h, QSTORE_RELEASE_FIELD, 1);
+
+	return f && headers_count(h, QSTORE_RELEASE_FIELD) == 1 &&
+	       qstore_token_valid(txn_policy(t)->settings.quarantine_dir, f->value, time(NULL));
 }

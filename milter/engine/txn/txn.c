@@ -13,6 +13,7 @@
 #include "log.h"
 #include "policy_load_ctx.h"    /* xstrdup, xcalloc */
 #include "txn_int.h"
+#include "txn_log.h"
 
 static const char *const verdict_names[] = {
 	"continue", "accept", "reject", "tempfail", "discard", "hold",
@@ -121,9 +122,10 @@ static struct verdict decide(struct txn *t, enum stage stage)
 	v = eval_stage(t, stage);
 	if (v.kind == VERDICT_CONTINUE)
 		return v;
-	if (stage <= STAGE_HELO)
+	if (stage <= STAGE_HELO) {
 		t->conn_verdict = v;
-	else if (!(stage == STAGE_RCPT && (v.kind == VERDICT_REJECT || v.kind == VERDICT_TEMPFAIL)))
+		txn_count_verdict(v);   /* once per connection (txn_log.h) */
+	} else if (!(stage == STAGE_RCPT && (v.kind == VERDICT_REJECT || v.kind == VERDICT_TEMPFAIL)))
 		t->msg->verdict = v;
 	return v;
 }

@@ -217,7 +217,11 @@ uint64_t txn_message_size(const struct txn *t);
 size_t txn_edit_count(const struct txn *t);
 const struct header_edit *txn_edit(const struct txn *t, size_t i);
 uint64_t txn_delegation_ms(const struct txn *t);        /* total time in delegations */
-const char *txn_trail(const struct txn *t);             /* "rule=action ..." for logs */
+const char *txn_trail(const struct txn *t);
+/* txn_quarantine_id - the id of the message's quarantine copy (qstore.h), or "" (borrowed). */
+const char *txn_quarantine_id(const struct txn *t);
+/* txn_set_quarantine_id - note that id (the quarantine hook, once the copy is stored). */
+void txn_set_quarantine_id(struct txn *t, const char *id);             /* "rule=action ..." for logs */
 
 /*
  * What the front end delivers at end of message, after a verdict that lets

@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "msg_text.h"
+#include "qstore.h"
 #include "spool.h"
 #include "txn.h"
 
@@ -49,6 +50,7 @@ struct txn_msg {
 	struct verdict verdict;
 	struct edit_list edits;
 	uint64_t delegation_ms;
+	char quarantine_id[QSTORE_ID_MAX + 1];  /* the folder copy's id (qstore.h), or "" */
 
 	/* The delivered message (txn_copy.c): the original, or the copy adopted by a
 	 * delegate with "deliver": "copy", plus the fields imported since. */

@@ -12,11 +12,13 @@
  * kept text is the message as received; after the headers stage the text
  * is dropped when nothing will read it.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "policy_load_ctx.h"    /* xstrdup, xcalloc */
+#include "metrics.h"
 #include "txn_int.h"
 #include "xalloc.h"
 
@@ -35,6 +37,8 @@ void txn_msg_free(struct txn_msg *m)
 {
 	if (!m)
 		return;
+	if (m->text)
+		metrics_gauge_add(M_MESSAGES_SPOOLING, -1);
 	spool_free(m->text);
 	txn_msg_free_copies(m);
 	free(m->sender);
@@ -86,6 +90,7 @@ static void text_put(struct txn *t, struct txn_msg *m, const char *data, size_t 
 		if (!t->keep_messages && !wanted_by_policy(t))
 			return;         /* nothing will ever read it */
 		m->text = spool_new(t->policy->settings.spool_dir, "md", SPOOL_MEMORY_MAX);
+		metrics_gauge_add(M_MESSAGES_SPOOLING, 1);
 	}
 	if (!spool_write(m->text, data, len) && !m->text_logged) {
 		log_msg(LOG_ERR, "%s: %s", txn_log_id(t), spool_error(m->text));
@@ -156,6 +161,8 @@ bool txn_text_end_headers(struct txn *t, bool keep)
 	struct txn_msg *m = txn_msg(t);
 
 	if (!keep) {
+		if (m->text)
+			metrics_gauge_add(M_MESSAGES_SPOOLING, -1);
 		spool_free(m->text);
 		m->text = NULL;
 		return true;
@@ -227,6 +234,15 @@ const struct headers *txn_headers(const struct txn *t) { return &txn_msg_view(t)
 const struct headers *txn_delegate_added(const struct txn *t) { return &txn_msg_view(t)->delegate_added; }
 uint64_t txn_message_size(const struct txn *t) { return txn_msg_view(t)->size; }
 uint64_t txn_delegation_ms(const struct txn *t) { return txn_msg_view(t)->delegation_ms; }
+
+/* txn_quarantine_id - the folder copy's id, or "". */
+const char *txn_quarantine_id(const struct txn *t) { return txn_msg_view(t)->quarantine_id; }
+
+/* txn_set_quarantine_id - remember ID for the log line. */
+void txn_set_quarantine_id(struct txn *t, const char *id)
+{
+	snprintf(txn_msg(t)->quarantine_id, sizeof(txn_msg(t)->quarantine_id), "%s", id);
+}
 
 /* txn_rcpt_at - the Ith accepted recipient, or NULL. */
 const char *txn_rcpt_at(const struct txn *t, size_t i)

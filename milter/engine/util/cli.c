@@ -88,6 +88,7 @@ static bool store_option(const struct cli_option *row, const char *arg, void *op
 	case CLI_SECONDS: return (*(int *)field = parse_seconds(arg)) > 0;
 	case CLI_MODE: return (*(int *)field = parse_mode(arg)) >= 0;
 	case CLI_LOG_LEVEL: return (*(int *)field = log_level_parse(arg)) >= 0;
+	case CLI_LOG_FORMAT: return (*(int *)field = log_format_parse(arg)) >= 0;
 	case CLI_LOG_TARGET:
 		return (*(enum cli_log_target *)field = parse_log_target(arg)) != CLI_LOG_UNSET;
 	case CLI_HELP:

@@ -32,6 +32,7 @@ enum cli_type {
 	CLI_MODE,               /* int: file permission bits in octal, 0 to 0777 */
 	CLI_LOG_LEVEL,          /* int: a syslog priority, by log_level_parse() */
 	CLI_LOG_TARGET,         /* enum cli_log_target: "syslog" or "stderr" */
+	CLI_LOG_FORMAT,         /* int: enum log_format, by log_format_parse() */
 	CLI_HELP,               /* --help: print the manual page, exit 0 */
 	CLI_VERSION,            /* --version: print "PROGRAM VERSION", exit 0 */
 };

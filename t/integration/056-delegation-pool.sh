@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# 055-delegation-pool.sh - a pool of three clamsmtpd members (round robin)
+# 056-delegation-pool.sh - a pool of three clamsmtpd members (round robin)
 # behind Postfix + milter-delegate under steady load, on loopback: one
 # member is killed in the middle of the run and started again later.
 # Every message is delivered or tempfailed, none is lost and none arrives
