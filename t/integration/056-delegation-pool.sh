@@ -9,9 +9,8 @@
 # only, and the message is not sent to another member (never after a 250).
 # A receiver with receiver_allow greets clients outside it with 554.
 #
-# The issue's version of this test cuts a filter host off with network
-# namespaces and veth links (a black hole rather than a refused
-# connection); that variant is not written yet (see the report of issue 14).
+# 057-delegation-pool-netns.sh cuts a filter host off with network
+# namespaces and veth links instead (the link goes down, not the process).
 
 . "$MD_TOP/t/lib/peers.sh"
 peers_init
