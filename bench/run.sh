@@ -55,6 +55,7 @@
 #   BENCH_MILTER           another milter-delegate binary to measure
 #   BENCH_RESULTS [$MD_TOP/bench/results]   where <timestamp>.json goes
 #   BENCH_STALL [15]       give up on a row after this long without a delivery
+#   BENCH_CLAMD_STREAM     rows 7u/7i: the clamd service's "stream" (auto: FILDES)
 #   PEERS_KEEP=1           keep the temporary directory (logs of every daemon)
 #
 # Nothing listens beyond 127.0.0.1; every daemon runs under one temporary
@@ -172,6 +173,10 @@ clamd_policy() {
 	    -e "s|/var/lib/milter-delegate/quarantine|$quar|" \
 	    -e "s|/var/spool/milter-delegate|$spool|" \
 	    "$MD_TOP/policies/clamd.json" >"$PEERS_DIR/$1.json"
+	if [[ -n ${BENCH_CLAMD_STREAM:-} ]]; then
+		jq --arg s "$BENCH_CLAMD_STREAM" '.services.clamd.delegator.stream = $s' \
+			"$PEERS_DIR/$1.json" >"$PEERS_DIR/$1.json.new" && mv "$PEERS_DIR/$1.json.new" "$PEERS_DIR/$1.json"
+	fi
 	echo "$PEERS_DIR/$1.json"
 }
 

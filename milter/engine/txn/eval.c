@@ -113,10 +113,9 @@ static enum flow run_delegate(struct txn *t, const struct delegate_spec *d, cons
 		txn_adopt_fields(t, d, &r.fields, &added);
 	headers_free(&r.fields);        /* a hook that filled fields with another status */
 	log_msg(r.status == DELEGATE_COPY || r.status == DELEGATE_VERDICT ? LOG_INFO : LOG_WARNING,
-		"%s: rule=%s delegate=%s%s%s result=%s delay=%llums%s%s", txn_log_id(t), rule,
-		d->service->name, *r.member ? " member=" : "", r.member,
-		delegate_status_names[r.status], (unsigned long long)r.elapsed_ms,
-		*r.detail ? " detail=" : "", r.detail);
+		"%s: rule=%s delegate=%s result=%s delay=%llums%s%s%s%s", txn_log_id(t), rule,
+		d->service->name, delegate_status_names[r.status], (unsigned long long)r.elapsed_ms,
+		*r.detail ? " detail=" : "", r.detail, *r.member ? " member=" : "", r.member);
 	txn_note(t, "%s:%s=delegate(%s,%s)", stage_name(stage), rule, d->service->name,
 		 delegate_status_names[r.status]);
 	metrics_delegation(d->service->metrics, r.status, r.elapsed_ms);
