@@ -559,7 +559,7 @@ rows_json=$(printf '%s\n' "${BENCH_ROWS[@]}" | jq -cs '
 			else (map(.status) | unique | join("; ")) end)} end;
 	reduce .[] as $r ([]; if any(.[]; .[0].id == $r.id)
 		then map(if .[0].id == $r.id then . + [$r] else . end) else . + [[$r]] end)
-	| map(merge_runs)
+	| map(merge_runs) |
 	def ref($id): if $id == "2L" or $id == "2m" then "2u" elif $id == "6L" then "6a"
 		elif $id == "7u" then "4u" elif $id == "7i" then "4i"
 		elif $id == "8" then "3u" elif $id == "9" then "6b"
@@ -609,7 +609,8 @@ jq -r '
 	   n(.accept_p99_ms; 10), n(.delivery_p50_ms; 10), n(.delivery_p99_ms; 10),
 	   mb(.peak_rss_kb), (.process // "" | if . == "" then "-" else . end),
 	   n(.ratio; 1000), (.reference // "-"),
-	   ((if .ratio_2n then "\(.ratio_2n) of 2n " else "" end) +
+	   ((if .runs then "runs \(.runs | map(.msgs_per_s | tostring) | join("/")) " else "" end) +
+	    (if .ratio_2n then "\(.ratio_2n) of 2n " else "" end) +
 	    (if .status == "ok" then "" else .status end))] | @tsv end)' <<<"$result" |
 	column -t -s $'\t'
 echo
