@@ -12,7 +12,9 @@
 #   2u  -> Postfix + milter-delegate, 20 rules, no delegation, unix socket
 #   2i  the same over an inet socket
 #   2m  row 2u with metrics on (-M) and /metrics scraped every second;
-#       2u and 2m run twice each, as 2u 2m 2m 2u, and report their means
+#       2u and 2m run twice each, as 2u 2m 2m 2u, and report their means;
+#       then "side by side": both milters at once behind one Postfix, the
+#       ratio of their rates while both were loaded (see side_by_side)
 #   2L  row 2u's policy plus 10,000 networks, 10,000 sender domains and
 #       10,000 recipients in list files (bench/make-lists.sh), none matching;
 #       reference 2u (issue 15: lists must not slow the milter down)
@@ -56,6 +58,7 @@
 #   BENCH_MILTER           another milter-delegate binary to measure
 #   BENCH_RESULTS [$MD_TOP/bench/results]   where <timestamp>.json goes
 #   BENCH_STALL [15]       give up on a row after this long without a delivery
+#   BENCH_SIDE_ROUNDS [3]  rounds of the 2u | 2m side-by-side measurement
 #   BENCH_CLAMD_STREAM     rows 7u/7i: the clamd service's "stream" (auto: FILDES)
 #   PEERS_KEEP=1           keep the temporary directory (logs of every daemon)
 #
@@ -282,6 +285,106 @@ metrics_row() {
 	stop_pid "$scraper"
 }
 
+# window_rates LAT_A LAT_B - "RATE_A RATE_B SECONDS": messages each sender got
+# a 2xx for while both were sending (from the later first start to the
+# earlier last reply), per second of that window.
+window_rates() {
+	awk 'FNR == 1 { f++ }
+	     { end = $2 + $3
+	       if (!(f in s0) || $2 < s0[f]) s0[f] = $2
+	       if (end > e1[f]) e1[f] = end
+	       t[f, FNR] = end; c[f, FNR] = $4; n[f] = FNR }
+	     END { w0 = s0[1] > s0[2] ? s0[1] : s0[2]; w1 = e1[1] < e1[2] ? e1[1] : e1[2]
+	           if (w1 <= w0) { print "null null null"; exit }
+	           for (k = 1; k <= 2; k++)
+	               for (i = 1; i <= n[k]; i++)
+	                   if (c[k, i] >= 200 && c[k, i] < 300 && t[k, i] >= w0 && t[k, i] <= w1) m[k]++
+	           printf "%.1f %.1f %.1f\n", m[1] / (w1 - w0), m[2] / (w1 - w0), w1 - w0 }' "$1" "$2"
+}
+
+# side_by_side - rows 2u and 2m at the same time, the check of issue 13's
+# target (2m >= 0.98 x 2u): one Postfix with two smtpd listeners, one with
+# each milter (2m's with -M and /metrics scraped every second), and two
+# smtp-load senders started together, BENCH_SESSIONS / 2 sessions each.
+# Both milters run on the same machine at the same moments, so other work
+# and drift slow both alike: their ratio over the window in which both were
+# sending (window_rates) does not depend on the order rows run in, as the
+# ratio of rows 2u and 2m does. BENCH_SIDE_ROUNDS [3] rounds; the milters'
+# CPU time per message is reported too.
+side_by_side() {
+	local dir=$PEERS_DIR/rows/side-by-side n=$BENCH_MESSAGES half=$(( (BENCH_SESSIONS + 1) / 2 ))
+	local spec_u spec_m pid_u pid_m mport port_m scraper round rounds='[]' ru rm secs
+	local cpu_u0 cpu_m0 cpu_u cpu_m
+	row_wanted 2m || return 0
+	[[ -x $MILTER ]] || { bench_extra side_by_side '{"status": "not built"}'; return 0; }
+	mkdir -p "$dir"
+	spec_u=$(milter_spec unix md-side-u postfix)
+	spec_m=$(milter_spec unix md-side-m postfix)
+	mport=$(free_port)
+	if ! start_md "$(rules20_policy side-u)" "$spec_u" "$dir/milter-u.log"; then
+		bench_extra side_by_side '{"status": "failed: milter (metrics off) did not start"}'
+		bench_stop_sut
+		return 0
+	fi
+	pid_u=$SUT_PID
+	if ! MD_EXTRA_ARGS="-M $mport" start_md "$(rules20_policy side-m)" "$spec_m" "$dir/milter-m.log"; then
+		bench_extra side_by_side '{"status": "failed: milter (metrics on) did not start"}'
+		bench_stop_sut
+		stop_pid "$pid_u" 35
+		return 0
+	fi
+	pid_m=$SUT_PID SUT_PID=
+	( while sleep 1; do metrics_scrape "$mport" >/dev/null 2>&1; done ) &
+	scraper=$!
+	peers_track "$scraper"
+	port_m=$(free_port)
+	local POSTFIX_EXTRA_MASTER_CF="127.0.0.1:$port_m inet n - n - - smtpd
+  -o smtpd_milters=$(postfix_spec "$spec_m")"
+	if bench_postfix "$(postfix_spec "$spec_u")"; then
+		for round in $(seq 0 "${BENCH_SIDE_ROUNDS:-3}"); do
+			(( round == 0 )) && bench_log "side by side 2u | 2m: warm-up" ||
+				bench_log "side by side 2u | 2m: round $round, $n messages each"
+			sink_clear
+			cpu_u0=$(proc_cpu "$pid_u") cpu_m0=$(proc_cpu "$pid_m")
+			run_sender smtp-load "$BENCH_REUSE" "$POSTFIX_PORT" "$(( round ? n : 100 ))" \
+				"$BENCH_SIZE" "$half" "$dir/load-u.log" "$dir/lat-u.txt"
+			local sender_u=$SENDER_PID
+			run_sender smtp-load "$BENCH_REUSE" "$port_m" "$(( round ? n : 100 ))" \
+				"$BENCH_SIZE" "$half" "$dir/load-m.log" "$dir/lat-m.txt"
+			wait_delivered "$(( round ? 2 * n : 200 ))" "$SENDER_PID"
+			sender_done
+			SENDER_PID=$sender_u sender_done
+			(( round == 0 )) && continue
+			cpu_u=$(awk -v a="$cpu_u0" -v b="$(proc_cpu "$pid_u")" 'BEGIN { printf "%.2f", b - a }')
+			cpu_m=$(awk -v a="$cpu_m0" -v b="$(proc_cpu "$pid_m")" 'BEGIN { printf "%.2f", b - a }')
+			read -r ru rm secs < <(window_rates "$dir/lat-u.txt" "$dir/lat-m.txt")
+			rounds=$(jq -c --argjson u "$(json_num "$ru")" --argjson m "$(json_num "$rm")" \
+				--argjson secs "$(json_num "$secs")" --argjson cu "$(json_num "$cpu_u")" \
+				--argjson cm "$(json_num "$cpu_m")" \
+				--arg lu "$(grep '^sent=' "$dir/load-u.log")" --arg lm "$(grep '^sent=' "$dir/load-m.log")" \
+				'. + [{msgs_per_s_2u: $u, msgs_per_s_2m: $m, window_s: $secs,
+				       ratio: (if $u and $m then ($m / $u * 1000 | round / 1000) else null end),
+				       cpu_s_2u: $cu, cpu_s_2m: $cm, load_2u: $lu, load_2m: $lm}]' <<<"$rounds")
+		done
+		bench_extra side_by_side "$(jq -c --argjson n "$n" --argjson s "$half" '
+			def total($k): map(.[$k]) | if any(. == null) then null else add end;
+			{status: "ok", messages_each: $n, sessions_each: $s, rounds: .,
+			 msgs_per_s_2u: (total("msgs_per_s_2u") / length * 10 | round / 10),
+			 msgs_per_s_2m: (total("msgs_per_s_2m") / length * 10 | round / 10),
+			 ratio: (if total("msgs_per_s_2u") and total("msgs_per_s_2m")
+				then (total("msgs_per_s_2m") / total("msgs_per_s_2u") * 1000 | round / 1000)
+				else null end),
+			 cpu_s_2u: total("cpu_s_2u"), cpu_s_2m: total("cpu_s_2m")}' <<<"$rounds")"
+	else
+		bench_extra side_by_side '{"status": "failed: postfix did not start"}'
+	fi
+	stop_postfix
+	stop_pid "$scraper"
+	stop_pid "$pid_m" 35
+	stop_pid "$pid_u" 35
+	sink_clear
+}
+
 # clamav_milter_row ID NAME KIND - a Postfix + clamav-milter row.
 clamav_milter_row() {
 	local id=$1 name=$2 kind=$3 spec dir=$PEERS_DIR/clamav-milter-$1
@@ -504,6 +607,7 @@ for order in 2u 2m 2m 2u; do
 			unix "$(rules20_policy rules20-m)" X-Policy-Checked
 	fi
 done
+side_by_side
 md_row 2i "Postfix + milter-delegate, 20 rules, no delegation (inet)" inet \
 	"$(rules20_policy rules20-i)" X-Policy-Checked
 md_row 2L "Postfix + milter-delegate, 20 rules + 3 x 10,000-entry list files (unix)" unix \
@@ -620,6 +724,10 @@ jq -r '
 	  (if .big.status == "ok" then
 	    "big: \(.big.concurrent) concurrent x \(.big.size) bytes via \(.big.path): peak RSS \(mb(.big.peak_rss_kb)) MB (VmHWM; \(mb(.big.rss_at_start_kb)) MB at start; \(.big.peak_threads) threads at most), \(.big.delivered)/\(.big.messages) delivered, \(.big.msgs_per_s) msg/s, accept p50 \(.big.accept_p50_ms) ms max \(.big.accept_max_ms) ms [\(.big.load_summary)]"
 	   else "big: \(.big.status)" end) else empty end),
+	(if .side_by_side then
+	  (if .side_by_side.status == "ok" then
+	    "2u | 2m side by side (one Postfix, both milters at once, \(.side_by_side.rounds | length) rounds of \(.side_by_side.messages_each) messages each): 2u \(.side_by_side.msgs_per_s_2u) msg/s, 2m \(.side_by_side.msgs_per_s_2m) msg/s, 2m/2u = \(.side_by_side.ratio) (rounds: \(.side_by_side.rounds | map(.ratio | tostring) | join(", "))); milter CPU \(.side_by_side.cpu_s_2u) s vs \(.side_by_side.cpu_s_2m) s"
+	   else "2u | 2m side by side: \(.side_by_side.status)" end) else empty end),
 	(if .huge then
 	  "huge: one message of \(.huge.size) bytes:",
 	  (.huge | to_entries[] | select(.key != "size") |
