@@ -58,7 +58,8 @@
 #   BENCH_MILTER           another milter-delegate binary to measure
 #   BENCH_RESULTS [$MD_TOP/bench/results]   where <timestamp>.json goes
 #   BENCH_STALL [15]       give up on a row after this long without a delivery
-#   BENCH_SIDE_ROUNDS [3]  rounds of the 2u | 2m side-by-side measurement
+#   BENCH_SIDE_ROUNDS [4]  rounds of the 2u | 2m side-by-side measurement (even: each milter
+#                          behind each listener as often)
 #   BENCH_CLAMD_STREAM     rows 7u/7i: the clamd service's "stream" (auto: FILDES)
 #   PEERS_KEEP=1           keep the temporary directory (logs of every daemon)
 #
@@ -302,6 +303,22 @@ window_rates() {
 	           printf "%.1f %.1f %.1f\n", m[1] / (w1 - w0), m[2] / (w1 - w0), w1 - w0 }' "$1" "$2"
 }
 
+# side_postfix FIRST SECOND - (re)start Postfix with milter FIRST behind its
+# own listener and SECOND behind another; SIDE_PORT_U / SIDE_PORT_M: the
+# listener of spec_u's / spec_m's milter (side_by_side's locals).
+side_postfix() {
+	local second_port
+	second_port=$(free_port)
+	local POSTFIX_EXTRA_MASTER_CF="127.0.0.1:$second_port inet n - n - - smtpd
+  -o smtpd_milters=$(postfix_spec "$2")"
+	bench_postfix "$(postfix_spec "$1")" || return 1
+	if [[ $1 == "$spec_u" ]]; then
+		SIDE_PORT_U=$POSTFIX_PORT SIDE_PORT_M=$second_port
+	else
+		SIDE_PORT_U=$second_port SIDE_PORT_M=$POSTFIX_PORT
+	fi
+}
+
 # side_by_side - rows 2u and 2m at the same time, the check of issue 13's
 # target (2m >= 0.98 x 2u): one Postfix with two smtpd listeners, one with
 # each milter (2m's with -M and /metrics scraped every second), and two
@@ -309,11 +326,12 @@ window_rates() {
 # Both milters run on the same machine at the same moments, so other work
 # and drift slow both alike: their ratio over the window in which both were
 # sending (window_rates) does not depend on the order rows run in, as the
-# ratio of rows 2u and 2m does. BENCH_SIDE_ROUNDS [3] rounds; the milters'
+# ratio of rows 2u and 2m does. The two milters change listeners every
+# round (Postfix restarted), so that neither listener's place counts. BENCH_SIDE_ROUNDS [4] rounds; the milters'
 # CPU time per message is reported too.
 side_by_side() {
 	local dir=$PEERS_DIR/rows/side-by-side n=$BENCH_MESSAGES half=$(( (BENCH_SESSIONS + 1) / 2 ))
-	local spec_u spec_m pid_u pid_m mport port_m scraper round rounds='[]' ru rm secs
+	local spec_u spec_m pid_u pid_m mport scraper round rounds='[]' ru rm secs
 	local cpu_u0 cpu_m0 cpu_u cpu_m
 	row_wanted 2m || return 0
 	[[ -x $MILTER ]] || { bench_extra side_by_side '{"status": "not built"}'; return 0; }
@@ -337,19 +355,21 @@ side_by_side() {
 	( while sleep 1; do metrics_scrape "$mport" >/dev/null 2>&1; done ) &
 	scraper=$!
 	peers_track "$scraper"
-	port_m=$(free_port)
-	local POSTFIX_EXTRA_MASTER_CF="127.0.0.1:$port_m inet n - n - - smtpd
-  -o smtpd_milters=$(postfix_spec "$spec_m")"
-	if bench_postfix "$(postfix_spec "$spec_u")"; then
-		for round in $(seq 0 "${BENCH_SIDE_ROUNDS:-3}"); do
+	if side_postfix "$spec_u" "$spec_m"; then
+		for round in $(seq 0 "${BENCH_SIDE_ROUNDS:-4}"); do
+			# Odd rounds: 2u behind Postfix's first listener; even ones: 2m.
+			if (( round > 1 )); then
+				if (( round % 2 )); then side_postfix "$spec_u" "$spec_m"
+				else side_postfix "$spec_m" "$spec_u"; fi || break
+			fi
 			(( round == 0 )) && bench_log "side by side 2u | 2m: warm-up" ||
 				bench_log "side by side 2u | 2m: round $round, $n messages each"
 			sink_clear
 			cpu_u0=$(proc_cpu "$pid_u") cpu_m0=$(proc_cpu "$pid_m")
-			run_sender smtp-load "$BENCH_REUSE" "$POSTFIX_PORT" "$(( round ? n : 100 ))" \
+			run_sender smtp-load "$BENCH_REUSE" "$SIDE_PORT_U" "$(( round ? n : 100 ))" \
 				"$BENCH_SIZE" "$half" "$dir/load-u.log" "$dir/lat-u.txt"
 			local sender_u=$SENDER_PID
-			run_sender smtp-load "$BENCH_REUSE" "$port_m" "$(( round ? n : 100 ))" \
+			run_sender smtp-load "$BENCH_REUSE" "$SIDE_PORT_M" "$(( round ? n : 100 ))" \
 				"$BENCH_SIZE" "$half" "$dir/load-m.log" "$dir/lat-m.txt"
 			wait_delivered "$(( round ? 2 * n : 200 ))" "$SENDER_PID"
 			sender_done
