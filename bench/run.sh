@@ -394,7 +394,8 @@ side_by_side() {
 			 ratio: (if total("msgs_per_s_2u") and total("msgs_per_s_2m")
 				then (total("msgs_per_s_2m") / total("msgs_per_s_2u") * 1000 | round / 1000)
 				else null end),
-			 cpu_s_2u: total("cpu_s_2u"), cpu_s_2m: total("cpu_s_2m")}' <<<"$rounds")"
+			 cpu_s_2u: (total("cpu_s_2u") * 100 | round / 100),
+			 cpu_s_2m: (total("cpu_s_2m") * 100 | round / 100)}' <<<"$rounds")"
 	else
 		bench_extra side_by_side '{"status": "failed: postfix did not start"}'
 	fi

@@ -4,13 +4,17 @@
  * hits, delegations by service and outcome with their latency, quarantine
  * writes and fail-safe verdicts move by exactly what happened; histograms
  * are cumulative; label values are escaped; a policy loaded through the
- * store binds its rules and services and counts generation and reloads.
+ * store binds its rules and services and counts generation and reloads;
+ * pool members count their tries and show up/active while a pool that has
+ * them runs, which after a reload ends when the last policy using it goes.
  * The metrics are process-wide, so each test reads deltas of the text.
  */
 #include "eval_fixture.h"
 
+#include "delegation.h"
 #include "metrics.h"
 #include "policy_store.h"
+#include "pool.h"
 #include "txn_log.h"
 
 /* value - the number of the series whose line starts with SERIES + ' ', or -1. */
@@ -193,6 +197,84 @@ static void test_store_binds_rules_and_services_and_counts_what_ran(void **state
 	policy_store_shutdown();
 }
 
+static void test_pool_members_count_tries_and_show_state_while_their_pool_runs(void **state)
+{
+	static const char *const names[] = { "a:1", "b:2" };
+	struct pool_config cfg = {
+		.service = "pool-av", .names = names, .members = 2, .balance = BALANCE_FAILOVER,
+		.interval_ms = 1000, .backoff_max_ms = 8000,
+	};
+	struct pool *p;
+	bool tried[2] = { false };
+	size_t m = 9;
+
+	(void)state;
+	metrics_enable(0);
+	p = pool_new(&cfg, 0);
+	assert_int_equal(value(M("member_up{service=\"pool-av\",member=\"a:1\"}")), 1);
+	assert_int_equal(value(M("member_active{service=\"pool-av\",member=\"a:1\"}")), 0);
+	assert_int_equal(pool_acquire(p, tried, &m), POOL_PICKED);
+	assert_int_equal(m, 0);
+	assert_int_equal(value(M("member_active{service=\"pool-av\",member=\"a:1\"}")), 1);
+	pool_done(p, 0, POOL_DEFERRED, "421 try later", 10);
+	tried[0] = true;
+	assert_int_equal(value(M("member_tries_total{service=\"pool-av\",member=\"a:1\",outcome=\"deferred\"}")), 1);
+	assert_int_equal(value(M("member_up{service=\"pool-av\",member=\"a:1\"}")), 0);
+	assert_int_equal(value(M("member_active{service=\"pool-av\",member=\"a:1\"}")), 0);
+	assert_int_equal(pool_acquire(p, tried, &m), POOL_PICKED);
+	assert_int_equal(m, 1);
+	pool_done(p, 1, POOL_ACCEPTED, NULL, 20);
+	assert_int_equal(value(M("member_tries_total{service=\"pool-av\",member=\"b:2\",outcome=\"accepted\"}")), 1);
+	assert_int_equal(value(M("member_tries_total{service=\"pool-av\",member=\"a:1\",outcome=\"accepted\"}")), 0);
+	pool_probed(p, 0, true, NULL, 1000);
+	assert_int_equal(value(M("member_up{service=\"pool-av\",member=\"a:1\"}")), 1);
+	pool_free(p);
+	/* No pool has the member now: its gauges go, its counters stay. */
+	assert_int_equal(value(M("member_up{service=\"pool-av\",member=\"a:1\"}")), -1);
+	assert_int_equal(value(M("member_active{service=\"pool-av\",member=\"b:2\"}")), -1);
+	assert_int_equal(value(M("member_tries_total{service=\"pool-av\",member=\"a:1\",outcome=\"deferred\"}")), 1);
+}
+
+/* clamd_policy - a policy whose clamd service "scan" has the one member ADDRESS. */
+static struct policy *clamd_policy(const char *address)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text), "{\"services\":{\"scan\":{\"type\":\"clamd\",\"delegator\":"
+		 "{\"address\":\"%s\",\"health_interval\":\"30s\",\"backoff_max\":\"60s\"}}},\"stages\":{\"eom\":[{\"then\":"
+		 "{\"action\":\"delegate\",\"service\":\"scan\"}}]}}", address);
+	return load_ok(text);
+}
+
+static void test_a_reload_stops_the_old_pool_once_no_policy_has_it(void **state)
+{
+	struct policy *p1 = clamd_policy("127.0.0.1:1"), *p2 = clamd_policy("127.0.0.1:2");
+	struct policy *p3 = clamd_policy("127.0.0.1:2");
+	char err[256];
+	struct delegation *d;
+
+	(void)state;
+	metrics_enable(0);
+	d = delegation_start(p1, err, sizeof(err));
+	assert_non_null(d);
+	assert_int_equal(value(M("member_up{service=\"scan\",member=\"127.0.0.1:1\"}")), 1);
+	/* Reload: the new member's pool starts; the old one lives while p1 (its messages) does. */
+	assert_true(delegation_update(d, p2, err, sizeof(err)));
+	assert_int_equal(value(M("member_up{service=\"scan\",member=\"127.0.0.1:2\"}")), 1);
+	assert_int_equal(value(M("member_up{service=\"scan\",member=\"127.0.0.1:1\"}")), 1);
+	policy_unref(p1);
+	assert_int_equal(value(M("member_up{service=\"scan\",member=\"127.0.0.1:1\"}")), -1);
+	/* The same configuration again keeps the running pool: one pool, not two. */
+	assert_true(delegation_update(d, p3, err, sizeof(err)));
+	assert_ptr_equal(atomic_load(&p3->services[0].runtime), atomic_load(&p2->services[0].runtime));
+	policy_unref(p2);
+	assert_int_equal(value(M("member_up{service=\"scan\",member=\"127.0.0.1:2\"}")), 1);
+	delegation_stop(d);
+	assert_int_equal(value(M("member_up{service=\"scan\",member=\"127.0.0.1:2\"}")), 1);
+	policy_unref(p3);       /* the last holder: the pool stops now */
+	assert_int_equal(value(M("member_up{service=\"scan\",member=\"127.0.0.1:2\"}")), -1);
+}
+
 static void test_a_connect_decision_counts_once_per_connection(void **state)
 {
 	struct policy *p = policy_with(*state, "\"connect\":[{\"name\":\"go away\",\"then\":"
@@ -221,6 +303,8 @@ int main(void)
 		cmocka_unit_test(test_label_values_are_escaped),
 		cmocka_unit_test(test_gauges_move_both_ways_and_read_sources),
 		cmocka_unit_test(test_nexthop_family_only_for_the_shim),
+		cmocka_unit_test(test_pool_members_count_tries_and_show_state_while_their_pool_runs),
+		cmocka_unit_test(test_a_reload_stops_the_old_pool_once_no_policy_has_it),
 		cmocka_unit_test_setup_teardown(test_store_binds_rules_and_services_and_counts_what_ran,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_a_connect_decision_counts_once_per_connection,

@@ -18,9 +18,17 @@
 
 #define PROGRESS_MS 4000        /* MTA progress notifications while waiting (libcurl adds up to 1 s) */
 
+/*
+ * A running pool. References: the live list's while the current policy has
+ * the service, and one per policy bound to it (struct service's runtime);
+ * the last one stops the pool, so a reload that changes or drops a service
+ * stops its old pool once no policy, and so no message, can use it.
+ */
 struct pool_slot {
 	struct service_pool *pool;      /* a service's members, clients and health */
-	struct pool_slot *next;
+	atomic_uint refs;
+	bool wanted;                    /* delegation_update: the new policy has it */
+	struct pool_slot *next;         /* the live list (delegation.lock) */
 };
 
 struct receiver_slot {
@@ -32,7 +40,7 @@ struct receiver_slot {
 struct delegation {
 	pthread_mutex_t lock;           /* guards the two lists */
 	struct corr_table *table;
-	struct pool_slot *pools;
+	struct pool_slot *pools;        /* live: the pools the current policy has */
 	struct receiver_slot *receivers;
 };
 
@@ -42,29 +50,84 @@ static bool same_endpoint(const struct endpoint *a, const struct endpoint *b)
 	return a->port == b->port && strcmp(a->host, b->host) == 0;
 }
 
-/* find_pool - the running pool of service S as configured now (lock held), or NULL. */
-static struct service_pool *find_pool(struct delegation *d, const struct service *s)
+/* slot_release - drop a reference to SLOT (void * for struct service's runtime_release). */
+static void slot_release(void *slot)
 {
-	for (struct pool_slot *c = d->pools; c; c = c->next)
-		if (service_pool_serves(c->pool, s))
-			return c->pool;
-	return NULL;
+	struct pool_slot *c = slot;
+
+	if (atomic_fetch_sub(&c->refs, 1) == 1) {
+		service_pool_stop(c->pool);
+		free(c);
+	}
 }
 
-/* add_pool - the pool of S unless it runs (lock held). */
-static void add_pool(struct delegation *d, const struct service *s)
+/* live_slot - the live pool of service S as configured now, made if none (lock held). */
+static struct pool_slot *live_slot(struct delegation *d, const struct service *s)
 {
 	struct pool_slot *c;
 
-	if (find_pool(d, s))
-		return;
+	for (c = d->pools; c; c = c->next)
+		if (service_pool_serves(c->pool, s))
+			return c;
 	c = xcalloc(1, sizeof(*c));
 	if (!(c->pool = service_pool_start(s))) {
 		log_msg(LOG_ERR, "service %s: cannot start its pool (mutex or thread)", s->name);
 		abort();
 	}
+	atomic_init(&c->refs, 1);       /* the list's */
 	c->next = d->pools;
 	d->pools = c;
+	return c;
+}
+
+/*
+ * bind_service - S's pool, bound to S's policy if it was not (lock held).
+ * struct service's runtime fields are the one part of a shared policy that
+ * is written after load: hence the cast, and the atomic stores.
+ */
+static struct pool_slot *bind_service(struct delegation *d, const struct service *s)
+{
+	struct service *sv = (struct service *)s;
+	struct pool_slot *c = atomic_load(&sv->runtime);
+
+	if (c)
+		return c;
+	c = live_slot(d, s);
+	atomic_fetch_add(&c->refs, 1);  /* the policy's */
+	atomic_store(&sv->runtime_release, slot_release);
+	atomic_store(&sv->runtime, c);
+	return c;
+}
+
+/* retire_unwanted - unlink the live pools P no longer has (lock held); the list's references, for the caller to drop. */
+static struct pool_slot *retire_unwanted(struct delegation *d)
+{
+	struct pool_slot *retired = NULL, **link = &d->pools;
+
+	while (*link) {
+		struct pool_slot *c = *link;
+
+		if (c->wanted) {
+			c->wanted = false;
+			link = &c->next;
+			continue;
+		}
+		*link = c->next;
+		c->next = retired;
+		retired = c;
+	}
+	return retired;
+}
+
+/* release_all - drop the list's reference to each slot of LIST (no lock: they are unlinked). */
+static void release_all(struct pool_slot *list)
+{
+	while (list) {
+		struct pool_slot *c = list;
+
+		list = c->next;
+		slot_release(c);
+	}
 }
 
 /* add_receiver - a receiver for S's address unless one runs (lock held). */
@@ -97,20 +160,24 @@ static bool add_receiver(struct delegation *d, const struct service *s, const ch
 	return true;
 }
 
-/* delegation_update - start what the services of P need. */
+/* delegation_update - bind P's services to their pools, start what they need, retire the rest. */
 bool delegation_update(struct delegation *d, const struct policy *p, char *err, size_t errlen)
 {
+	struct pool_slot *retired;
 	bool ok = true;
 
 	pthread_mutex_lock(&d->lock);
 	for (size_t i = 0; i < p->service_count; i++) {
-		add_pool(d, &p->services[i]);
+		live_slot(d, &p->services[i])->wanted = true;
+		bind_service(d, &p->services[i]);
 		if (p->services[i].type == SERVICE_CLAMD)
 			continue;       /* clamd_service: answers on its own connection, no receiver */
 		if (!add_receiver(d, &p->services[i], p->settings.spool_dir, err, errlen))
 			ok = false;
 	}
+	retired = retire_unwanted(d);
 	pthread_mutex_unlock(&d->lock);
+	release_all(retired);   /* outside the lock: a pool's stop joins its prober */
 	return ok;
 }
 
@@ -141,13 +208,8 @@ void delegation_stop(struct delegation *d)
 		free(r->address.host);
 		free(r);
 	}
-	while (d->pools) {
-		struct pool_slot *c = d->pools;
-
-		d->pools = c->next;
-		service_pool_stop(c->pool);
-		free(c);
-	}
+	release_all(d->pools);  /* a pool a policy still holds stops when that policy goes */
+	d->pools = NULL;
 	corr_free(d->table);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
@@ -263,14 +325,18 @@ void delegation_run(void *arg, struct txn *t, const struct delegate_spec *spec,
 	char id[CORR_ID_LEN + 1];
 	uint64_t start = corr_now_ms(), deadline = start + s->timeout_ms;
 	struct send_attempt a = { .t = t, .id = id, .deadline = deadline };
+	struct pool_slot *slot;
 
-	pthread_mutex_lock(&d->lock);
-	a.sp = find_pool(d, s);
-	pthread_mutex_unlock(&d->lock);
-	if (!a.sp || !txn_message_path(t) || txn_rcpt_count(t) == 0) {
+	if (!(slot = atomic_load(&s->runtime))) {
+		pthread_mutex_lock(&d->lock);   /* a policy published before its update ran */
+		slot = bind_service(d, s);
+		pthread_mutex_unlock(&d->lock);
+	}
+	a.sp = slot->pool;
+	if (!txn_message_path(t) || txn_rcpt_count(t) == 0) {
 		out->status = DELEGATE_ERROR;
-		snprintf(out->detail, sizeof(out->detail), "%s", !a.sp ? "service not running (restart needed)"
-			 : !txn_message_path(t) ? "message not spooled" : "no recipients");
+		snprintf(out->detail, sizeof(out->detail), "%s",
+			 !txn_message_path(t) ? "message not spooled" : "no recipients");
 		return;
 	}
 	if (s->type == SERVICE_CLAMD) {

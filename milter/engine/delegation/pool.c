@@ -9,6 +9,7 @@
 
 #include "correlation.h"        /* corr_now_ms */
 #include "log.h"
+#include "metrics.h"
 #include "pool.h"
 #include "xalloc.h"
 
@@ -20,6 +21,7 @@ struct member {
 	unsigned failures;
 	uint64_t next_probe_ms;
 	unsigned long served, failed;
+	struct metrics_series *metrics; /* its tries, up and active (metrics.h) */
 };
 
 struct pool {
@@ -30,6 +32,8 @@ struct pool {
 	size_t next;                    /* round robin: where the next delegation starts */
 	struct member *members;
 };
+
+_Static_assert(POOL_UNCERTAIN + 1 == METRICS_MEMBER_OUTCOMES, "one metrics outcome per pool outcome");
 
 /* backoff_ms - the wait before the next probe of a member that failed FAILURES times. */
 static uint64_t backoff_ms(const struct pool_config *cfg, unsigned failures)
@@ -56,6 +60,8 @@ struct pool *pool_new(const struct pool_config *cfg, uint64_t now_ms)
 		p->members[i].name = xstrdup(cfg->names && cfg->names[i] ? cfg->names[i] : "?");
 		p->members[i].up = true;
 		p->members[i].next_probe_ms = now_ms + cfg->interval_ms;
+		p->members[i].metrics = metrics_member_get(p->service, p->members[i].name);
+		metrics_member_state(p->members[i].metrics, true, 0);
 	}
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_init(&attr);
@@ -72,8 +78,10 @@ void pool_free(struct pool *p)
 		return;
 	pthread_cond_destroy(&p->freed);
 	pthread_mutex_destroy(&p->lock);
-	for (size_t i = 0; i < p->cfg.members; i++)
+	for (size_t i = 0; i < p->cfg.members; i++) {
+		metrics_member_release(p->members[i].metrics);
 		free(p->members[i].name);
+	}
 	free(p->members);
 	free(p->service);
 	free(p);
@@ -99,6 +107,7 @@ enum pool_pick pool_acquire(struct pool *p, const bool *tried, size_t *member)
 		if (p->cfg.max_concurrent && m->active >= p->cfg.max_concurrent)
 			continue;
 		m->active++;
+		metrics_member_state(m->metrics, m->up, m->active);
 		*member = i;
 		pick = POOL_PICKED;
 	}
@@ -161,6 +170,8 @@ enum pool_change pool_done(struct pool *p, size_t member, enum pool_outcome outc
 	/* A success says nothing new about a member that is up: keep its probe time. */
 	change = healthy && m->up ? POOL_SAME : mark(p, m, healthy, now_ms);
 	note_change(p, member, change, why);
+	metrics_member_try(m->metrics, outcome);
+	metrics_member_state(m->metrics, m->up, m->active);
 	pthread_cond_broadcast(&p->freed);
 	pthread_mutex_unlock(&p->lock);
 	return change;
@@ -211,6 +222,8 @@ enum pool_change pool_probed(struct pool *p, size_t member, bool healthy, const 
 	p->members[member].probing = false;
 	change = mark(p, &p->members[member], healthy, now_ms);
 	note_change(p, member, change, why);
+	metrics_member_state(p->members[member].metrics, p->members[member].up,
+			     p->members[member].active);
 	pthread_mutex_unlock(&p->lock);
 	return change;
 }

@@ -31,6 +31,9 @@
  * once until pool_probed reports it); pool_probed reports the result.
  * State changes are returned so that the caller logs them.
  *
+ * Metrics: each member's tries by outcome, and whether it is up and how
+ * many tries run on it (metrics_member_*, shown while a pool has it).
+ *
  * Thread-safe: one mutex guards the pool; pool_wait sleeps on a condition
  * variable that every pool_done signals.
  */

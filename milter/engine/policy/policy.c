@@ -133,6 +133,10 @@ static void policy_free(struct policy *p)
 	for (int s = 0; s < STAGE_COUNT; s++)
 		rule_list_free(&p->stages[s]);
 	for (size_t i = 0; i < p->service_count; i++) {
+		void *runtime = atomic_load(&p->services[i].runtime);
+
+		if (runtime)    /* its release is stored before it */
+			atomic_load(&p->services[i].runtime_release)(runtime);
 		free(p->services[i].name);
 		for (size_t m = 0; m < p->services[i].member_count; m++) {
 			free(p->services[i].members[m].address.host);

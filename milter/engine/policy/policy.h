@@ -219,6 +219,15 @@ struct service {
 	size_t receiver_allow_count;    /* 0: any client (the id check still applies) */
 	struct cidr *receiver_allow;    /* networks whose copies the receiver takes (and loopback) */
 	struct metrics_series *metrics; /* its delegations (metrics.h), set by policy_store */
+	/*
+	 * The delegation runtime's pool for this service (delegation.c), bound
+	 * when the policy is put in use: the one field of a loaded policy that
+	 * is written later (atomically, once). The policy holds a reference to
+	 * it and gives it back with runtime_release when it is freed, so a pool
+	 * lives while any policy, and so any message, that may use it does.
+	 */
+	void *_Atomic runtime;
+	void (*_Atomic runtime_release)(void *runtime);
 };
 
 /* settings.release_to when the policy does not say (milter-delegate-quarantine release). */

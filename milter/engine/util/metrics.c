@@ -2,7 +2,7 @@
  * metrics.c - atomic counters, gauges and histograms, and their Prometheus
  * text rendering (see metrics.h). State: one atomic per fixed series, the
  * verdict-by-stage counters, the next-hop histogram, and the named series'
- * lists (append only, under registry_lock; read without it).
+ * lists (rules, services, pool members) (append only, under registry_lock; read without it).
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -73,6 +73,10 @@ static const char *const stage_labels[METRICS_STAGES] = {
 };
 static const char *const outcome_labels[METRICS_OUTCOMES] = {
 	"copy", "error", "timeout", "missing",
+};
+/* enum pool_outcome's names (pool.h). */
+static const char *const member_outcome_labels[METRICS_MEMBER_OUTCOMES] = {
+	"accepted", "refused", "deferred", "uncertain",
 };
 static const unsigned bucket_ms[METRICS_BUCKETS] = {
 	5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
@@ -164,22 +168,68 @@ struct metrics_histogram *metrics_nexthop_latency(void)
 	return &nexthop_latency;
 }
 
-/* metrics_series_get - FAMILY's series NAME, made (and linked in last) if new. */
-struct metrics_series *metrics_series_get(enum metrics_family family, const char *name)
+/* same_member - is S the series of NAME (and MEMBER, for members)? */
+static bool same_member(const struct metrics_series *s, const char *name, const char *member)
+{
+	return strcmp(s->name, name) == 0 &&
+	       (!member || (s->member && strcmp(s->member, member) == 0));
+}
+
+/* series_get - FAMILY's series NAME (MEMBER: its member, or NULL), made and linked in last if new. */
+static struct metrics_series *series_get(enum metrics_family family, const char *name,
+					 const char *member)
 {
 	struct metrics_series *s, *_Atomic *link;
 
 	pthread_mutex_lock(&registry_lock);
 	for (link = &families[family]; (s = atomic_load(link)); link = &s->next)
-		if (strcmp(s->name, name) == 0)
+		if (same_member(s, name, member))
 			break;
 	if (!s) {
 		s = xcalloc(1, sizeof(*s));
 		s->name = xstrdup(name);
+		s->member = member ? xstrdup(member) : NULL;
 		atomic_store(link, s);  /* readers see it whole: the store releases */
 	}
+	if (member)
+		atomic_fetch_add(&s->pools, 1);
 	pthread_mutex_unlock(&registry_lock);
 	return s;
+}
+
+/* metrics_series_get - FAMILY's series NAME. */
+struct metrics_series *metrics_series_get(enum metrics_family family, const char *name)
+{
+	return series_get(family, name, NULL);
+}
+
+/* metrics_member_get - the member's series, one more pool using it. */
+struct metrics_series *metrics_member_get(const char *service, const char *member)
+{
+	return series_get(METRICS_MEMBERS, service, member);
+}
+
+/* metrics_member_release - one pool fewer using S. */
+void metrics_member_release(struct metrics_series *s)
+{
+	if (s)
+		atomic_fetch_sub(&s->pools, 1);
+}
+
+/* metrics_member_try - one try on S with OUTCOME. */
+void metrics_member_try(struct metrics_series *s, unsigned outcome)
+{
+	if (counting && s && outcome < METRICS_MEMBER_OUTCOMES)
+		add(&s->outcome[outcome], 1);
+}
+
+/* metrics_member_state - S's gauges. */
+void metrics_member_state(struct metrics_series *s, bool up, unsigned active)
+{
+	if (!s)
+		return;
+	atomic_store_explicit(&s->up, up, memory_order_relaxed);
+	atomic_store_explicit(&s->active, active, memory_order_relaxed);
 }
 
 /* metrics_rule_hit - one hit for S. */
@@ -328,6 +378,44 @@ static void render_services(FILE *out)
 				 &s->latency);
 }
 
+/* put_member - 'NAME{service="S",member="M"' (the caller closes the braces). */
+static void put_member(FILE *out, const char *name, const struct metrics_series *s)
+{
+	fprintf(out, PREFIX "%s{service=\"", name);
+	put_label_value(out, s->name);
+	fputs("\",member=\"", out);
+	put_label_value(out, s->member);
+	fputc('"', out);
+}
+
+/* render_members - each pool member's tries by outcome; up and active of those in a running pool. */
+static void render_members(FILE *out)
+{
+	struct metrics_series *first = atomic_load(&families[METRICS_MEMBERS]);
+
+	family_head(out, "member_tries_total", "counter",
+		    "Tries of a delegation on one member of a service's pool, by outcome.");
+	for (struct metrics_series *s = first; s; s = atomic_load(&s->next))
+		for (size_t i = 0; i < METRICS_MEMBER_OUTCOMES; i++) {
+			put_member(out, "member_tries_total", s);
+			fprintf(out, ",outcome=\"%s\"} %llu\n", member_outcome_labels[i],
+				(unsigned long long)load(&s->outcome[i]));
+		}
+	family_head(out, "member_up", "gauge",
+		    "Whether a member of a running pool is up (1) or down after a failure or probe (0).");
+	for (struct metrics_series *s = first; s; s = atomic_load(&s->next))
+		if (atomic_load(&s->pools) > 0) {
+			put_member(out, "member_up", s);
+			fprintf(out, "} %lld\n", (long long)atomic_load(&s->up));
+		}
+	family_head(out, "member_active", "gauge", "Tries running on a member now.");
+	for (struct metrics_series *s = first; s; s = atomic_load(&s->next))
+		if (atomic_load(&s->pools) > 0) {
+			put_member(out, "member_active", s);
+			fprintf(out, "} %lld\n", (long long)atomic_load(&s->active));
+		}
+}
+
 /* metrics_render - the whole exposition, malloc'ed. */
 char *metrics_render(size_t *len)
 {
@@ -339,6 +427,7 @@ char *metrics_render(size_t *len)
 	render_messages(out);
 	render_rules(out);
 	render_services(out);
+	render_members(out);
 	render_fixed(out);
 	if (features & METRICS_NEXTHOP) {
 		family_head(out, "nexthop_duration_seconds", "histogram",

@@ -7,7 +7,8 @@
  *    metrics.c giving its family, type, help and labels;
  *  - messages by verdict and stage (metrics_count_message);
  *  - named ones whose label values come from the policy (rule hits, each
- *    service's delegations by outcome and latency): a struct metrics_series
+ *    service's delegations by outcome and latency, each pool member's tries
+ *    by outcome, whether it is up, how many tries run on it): a struct metrics_series
  *    per name, found or made once per policy load (metrics_series_get) and
  *    kept by the rule or service, so counting needs no lookup. A series is
  *    never freed: a name that a reload removes keeps its last values, and
@@ -69,16 +70,23 @@ struct metrics_histogram {
 /* Outcomes of a service's delegations: enum delegate_status's order (txn.h). */
 #define METRICS_OUTCOMES 4
 
-/* One named series: a rule's hits, or a service's delegations. */
+/* Outcomes of one try on a pool member: enum pool_outcome's order (pool.h). */
+#define METRICS_MEMBER_OUTCOMES 4
+
+/* One named series: a rule's hits, a service's delegations, or a pool member's tries. */
 struct metrics_series {
 	struct metrics_series *_Atomic next;    /* its family's list, appended under a lock */
 	char *name;                     /* the label value; owned */
+	char *member;                   /* members: the member's name (NAME is its service) */
 	atomic_uint_fast64_t hits;      /* rules */
-	atomic_uint_fast64_t outcome[METRICS_OUTCOMES];        /* services */
+	atomic_uint_fast64_t outcome[METRICS_OUTCOMES];        /* services; members */
 	struct metrics_histogram latency;                       /* services */
+	atomic_int_fast64_t pools;      /* members: running pools that have it (gauges shown if > 0) */
+	atomic_int_fast64_t up;         /* members: 1 up, 0 down */
+	atomic_int_fast64_t active;     /* members: tries running on it now */
 };
 
-enum metrics_family { METRICS_RULES, METRICS_SERVICES, METRICS_FAMILIES };
+enum metrics_family { METRICS_RULES, METRICS_SERVICES, METRICS_MEMBERS, METRICS_FAMILIES };
 
 /* Families only some daemons have, for metrics_enable. */
 #define METRICS_NEXTHOP 1u              /* the shim's next-hop deliveries */
@@ -124,6 +132,22 @@ void metrics_rule_hit(struct metrics_series *s);
 
 /* metrics_delegation - one delegation of the service with series S, OUTCOME, MS. */
 void metrics_delegation(struct metrics_series *s, unsigned outcome, uint64_t ms);
+
+/*
+ * metrics_member_get - the series of pool member MEMBER of SERVICE, made if
+ * new, for a pool that starts (its gauges are shown until every such pool
+ * called metrics_member_release). Takes the registry's mutex.
+ */
+struct metrics_series *metrics_member_get(const char *service, const char *member);
+
+/* metrics_member_release - a pool that had S stopped. */
+void metrics_member_release(struct metrics_series *s);
+
+/* metrics_member_try - one try on the member S ended with OUTCOME (enum pool_outcome). */
+void metrics_member_try(struct metrics_series *s, unsigned outcome);
+
+/* metrics_member_state - S is UP (or not) with ACTIVE tries running (counted even when disabled). */
+void metrics_member_state(struct metrics_series *s, bool up, unsigned active);
 
 /*
  * metrics_render - every series in the Prometheus text format (version
