@@ -8,11 +8,13 @@
 # and never returns a copy (smtp-sink) gives on_missing for that message
 # only, and the message is not sent to another member (never after a 250).
 # A receiver with receiver_allow greets clients outside it with 554.
+# /metrics counts each member's tries by outcome and shows it up again.
 #
 # 057-delegation-pool-netns.sh cuts a filter host off with network
 # namespaces and veth links instead (the link goes down, not the process).
 
 . "$MD_TOP/t/lib/peers.sh"
+. "$MD_TOP/t/lib/metrics.sh"
 peers_init
 peers_require clamd clamsmtpd postfix smtp-sink swaks
 
@@ -30,7 +32,7 @@ chown postfix "$PEERS_DIR/spool" "$PEERS_DIR/quarantine" "$sock_dir"
 
 start_clamd || bail_out "clamd did not start"
 start_sink || bail_out "smtp-sink did not start"
-recv=$(free_port) guarded=$(free_port) hole=$(free_port)
+recv=$(free_port) guarded=$(free_port) hole=$(free_port) mport=$(free_port)
 ports=() pids=()
 for i in 0 1 2; do
 	start_clamsmtpd pass "$recv" || bail_out "clamsmtpd $i did not start"
@@ -60,7 +62,7 @@ cat >"$policy" <<EOF
     { "name": "scan", "then": { "action": "delegate", "service": "pool", "import_headers": ["X-Virus-Scanned"] } } ] } }
 EOF
 "$milter" -t -c "$policy" >/dev/null || bail_out "the test policy does not load: $("$milter" -t -c "$policy" 2>&1)"
-"$milter" -f -l debug -u postfix -c "$policy" -p "unix:$sock_dir/milter.sock" >"$log" 2>&1 &
+"$milter" -f -l debug -u postfix -c "$policy" -p "unix:$sock_dir/milter.sock" -M "$mport" >"$log" 2>&1 &
 peers_track $!
 wait_until 10 test -S "$sock_dir/milter.sock" || bail_out "milter did not start: $(tail -3 "$log")"
 start_postfix "unix:$sock_dir/milter.sock" || bail_out "postfix did not start"
@@ -99,6 +101,19 @@ for i in 0 2; do
 	served=$(grep -c "result=copy .*member=127.0.0.1:${ports[$i]}$" "$log")
 	check "member $i served its share ($served)" test "$served" -ge $((n / 6))
 done
+
+# Each member's tries on /metrics: as many accepted as the log says it served.
+metrics_scrape "$mport" >"$PEERS_DIR/metrics.txt" || bail_out "no /metrics"
+member() { printf 'milter_delegate_member_%s{service="pool",member="127.0.0.1:%s"%s}' "$1" "$2" "${3:+,outcome=\"$3\"}"; }
+for i in 0 1 2; do
+	served=$(grep -c "rule=scan delegate=pool result=copy .*member=127.0.0.1:${ports[$i]}$" "$log")
+	is "$(metrics_value "$PEERS_DIR/metrics.txt" "$(member tries_total "${ports[$i]}" accepted)")" \
+		"$served" "/metrics: member $i's accepted tries are the copies it served ($served)"
+	is "$(metrics_value "$PEERS_DIR/metrics.txt" "$(member up "${ports[$i]}")")" 1 "/metrics: member $i is up"
+done
+failed=$(( $(metrics_value "$PEERS_DIR/metrics.txt" "$(member tries_total "${ports[1]}" deferred)") +
+	$(metrics_value "$PEERS_DIR/metrics.txt" "$(member tries_total "${ports[1]}" uncertain)") ))
+check "/metrics: the killed member's failed tries are counted ($failed)" test "$failed" -ge 1
 
 # A member that takes the message and returns nothing: on_missing, no second member.
 "$load" -s 1 -m 1 -l 500 -t hole@example.net -o "$PEERS_DIR/hole-lat.txt" "127.0.0.1:$POSTFIX_PORT" \
