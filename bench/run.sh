@@ -14,7 +14,7 @@
 #   2m  row 2u with metrics on (-M) and /metrics scraped every second;
 #       2u and 2m run twice each, as 2u 2m 2m 2u, and report their means;
 #       then "side by side": both milters at once behind one Postfix, the
-#       ratio of their rates while both were loaded (see side_by_side)
+#       ratio of their rates while both were loaded (see side_pair)
 #   2L  row 2u's policy plus 10,000 networks, 10,000 sender domains and
 #       10,000 recipients in list files (bench/make-lists.sh), none matching;
 #       reference 2u (issue 15: lists must not slow the milter down)
@@ -33,6 +33,7 @@
 #   7u  -> Postfix + milter-delegate, clamd service (policies/clamd.json: FILDES
 #          on clamd's unix socket), unix milter socket          reference 4u
 #   7i  the same over an inet milter socket                   reference 4i
+#       (7u | 4u and 7i | 4i are measured side by side too: side_pair)
 #   8   -> Postfix + milter-delegate, reference policy with a pool of two
 #          clamsmtpd + clamd pairs (round robin)               reference 3u
 #   9   -> Postfix with content_filter -> clamsmtpd -> a Postfix re-injection
@@ -58,7 +59,8 @@
 #   BENCH_MILTER           another milter-delegate binary to measure
 #   BENCH_RESULTS [$MD_TOP/bench/results]   where <timestamp>.json goes
 #   BENCH_STALL [15]       give up on a row after this long without a delivery
-#   BENCH_SIDE_ROUNDS [4]  rounds of the 2u | 2m side-by-side measurement (even: each milter
+#   BENCH_SIDE_MESSAGES [1000]  messages to each milter per side-by-side round
+#   BENCH_SIDE_ROUNDS [4]  rounds of each side-by-side pair (even: each milter
 #                          behind each listener as often)
 #   BENCH_CLAMD_STREAM     rows 7u/7i: the clamd service's "stream" (auto: FILDES)
 #   PEERS_KEEP=1           keep the temporary directory (logs of every daemon)
@@ -304,106 +306,126 @@ window_rates() {
 }
 
 # side_postfix FIRST SECOND - (re)start Postfix with milter FIRST behind its
-# own listener and SECOND behind another; SIDE_PORT_U / SIDE_PORT_M: the
-# listener of spec_u's / spec_m's milter (side_by_side's locals).
+# own listener and SECOND behind another; SIDE_PORT_A / SIDE_PORT_B: the
+# listener of side_pair's milter A / B (the caller's SPEC_A).
 side_postfix() {
 	local second_port
 	second_port=$(free_port)
 	local POSTFIX_EXTRA_MASTER_CF="127.0.0.1:$second_port inet n - n - - smtpd
   -o smtpd_milters=$(postfix_spec "$2")"
 	bench_postfix "$(postfix_spec "$1")" || return 1
-	if [[ $1 == "$spec_u" ]]; then
-		SIDE_PORT_U=$POSTFIX_PORT SIDE_PORT_M=$second_port
+	if [[ $1 == "$SPEC_A" ]]; then
+		SIDE_PORT_A=$POSTFIX_PORT SIDE_PORT_B=$second_port
 	else
-		SIDE_PORT_U=$second_port SIDE_PORT_M=$POSTFIX_PORT
+		SIDE_PORT_A=$second_port SIDE_PORT_B=$POSTFIX_PORT
 	fi
 }
 
-# side_by_side - rows 2u and 2m at the same time, the check of issue 13's
-# target (2m >= 0.98 x 2u): one Postfix with two smtpd listeners, one with
-# each milter (2m's with -M and /metrics scraped every second), and two
-# smtp-load senders started together, BENCH_SESSIONS / 2 sessions each.
-# Both milters run on the same machine at the same moments, so other work
-# and drift slow both alike: their ratio over the window in which both were
-# sending (window_rates) does not depend on the order rows run in, as the
-# ratio of rows 2u and 2m does. The two milters change listeners every
-# round (Postfix restarted), so that neither listener's place counts. BENCH_SIDE_ROUNDS [4] rounds; the milters'
-# CPU time per message is reported too.
-side_by_side() {
-	local dir=$PEERS_DIR/rows/side-by-side n=$BENCH_MESSAGES half=$(( (BENCH_SESSIONS + 1) / 2 ))
-	local spec_u spec_m pid_u pid_m mport scraper round rounds='[]' ru rm secs
-	local cpu_u0 cpu_m0 cpu_u cpu_m
-	row_wanted 2m || return 0
-	[[ -x $MILTER ]] || { bench_extra side_by_side '{"status": "not built"}'; return 0; }
+# side_start ID DIR - start row ID's milter (2u, 2m, 7u, 7i, 4u, 4i) for
+# side_pair; sets SIDE_SPEC and SIDE_PID (and for 2m SIDE_SCRAPER).
+side_start() {
+	local id=$1 dir=$2 kind=unix
+	[[ $id == *i ]] && kind=inet
+	SIDE_SCRAPER=
+	case $id in
+	2u|7u|7i) SIDE_SPEC=$(milter_spec "$kind" "md-side-$id" postfix) ;;
+	2m) SIDE_SPEC=$(milter_spec unix md-side-2m postfix) ;;
+	4u|4i) SIDE_SPEC=$(milter_spec "$kind" "clamav-milter-side-$id") ;;
+	esac
+	case $id in
+	2u) start_md "$(rules20_policy "side-$id")" "$SIDE_SPEC" "$dir/$id.log" ;;
+	2m)
+		local mport
+		mport=$(free_port)
+		MD_EXTRA_ARGS="-M $mport" start_md "$(rules20_policy side-2m)" "$SIDE_SPEC" "$dir/2m.log" || return 1
+		( while sleep 1; do metrics_scrape "$mport" >/dev/null 2>&1; done ) &
+		SIDE_SCRAPER=$!
+		peers_track "$SIDE_SCRAPER" ;;
+	7u|7i) start_md "$(clamd_policy "side-$id")" "$SIDE_SPEC" "$dir/$id.log" ;;
+	4u|4i) start_clamav_milter "$SIDE_SPEC" "$dir/clamav-milter-$id" ;;
+	esac || return 1
+	SIDE_PID=$SUT_PID SUT_PID=
+}
+
+# side_pair A B - rows A and B at the same time, behind one Postfix: the
+# check of the targets that compare two milters (2m >= 0.98 x 2u, issue 13;
+# 7u >= 1.1 x 4u and 7i >= 2 x 4i, issue 14). Postfix gets two smtpd
+# listeners, one with each milter, and two smtp-load senders start
+# together, BENCH_SESSIONS / 2 sessions each. Both milters run on the same
+# machine at the same moments, so other work and drift slow both alike:
+# the ratio of their rates over the window in which both were sending
+# (window_rates) does not depend on the order rows run in, as the ratio of
+# two rows does. The milters change listeners every round (Postfix
+# restarted), so that neither listener's place counts. BENCH_SIDE_ROUNDS
+# [4] rounds of BENCH_SIDE_MESSAGES [1000] messages to each; the milters'
+# CPU time is reported too.
+side_pair() {
+	local a=$1 b=$2 dir=$PEERS_DIR/rows/side-$1-$2 n=${BENCH_SIDE_MESSAGES:-1000}
+	local half=$(( (BENCH_SESSIONS + 1) / 2 )) round rounds='[]' ra rb secs
+	local SPEC_A SPEC_B pid_a pid_b scraper_a scraper_b cpu_a0 cpu_b0 cpu_a cpu_b sender_a
+	row_wanted "$a" || return 0
+	[[ -x $MILTER ]] || { bench_side "$a" "$b" '{"status": "not built"}'; return 0; }
 	mkdir -p "$dir"
-	spec_u=$(milter_spec unix md-side-u postfix)
-	spec_m=$(milter_spec unix md-side-m postfix)
-	mport=$(free_port)
-	if ! start_md "$(rules20_policy side-u)" "$spec_u" "$dir/milter-u.log"; then
-		bench_extra side_by_side '{"status": "failed: milter (metrics off) did not start"}'
-		bench_stop_sut
+	side_start "$a" "$dir" || { bench_side "$a" "$b" "{\"status\": \"failed: $a did not start\"}"; return 0; }
+	SPEC_A=$SIDE_SPEC pid_a=$SIDE_PID scraper_a=$SIDE_SCRAPER
+	if ! side_start "$b" "$dir"; then
+		bench_side "$a" "$b" "{\"status\": \"failed: $b did not start\"}"
+		stop_pid "$pid_a" 35
 		return 0
 	fi
-	pid_u=$SUT_PID
-	if ! MD_EXTRA_ARGS="-M $mport" start_md "$(rules20_policy side-m)" "$spec_m" "$dir/milter-m.log"; then
-		bench_extra side_by_side '{"status": "failed: milter (metrics on) did not start"}'
-		bench_stop_sut
-		stop_pid "$pid_u" 35
-		return 0
-	fi
-	pid_m=$SUT_PID SUT_PID=
-	( while sleep 1; do metrics_scrape "$mport" >/dev/null 2>&1; done ) &
-	scraper=$!
-	peers_track "$scraper"
-	if side_postfix "$spec_u" "$spec_m"; then
-		for round in $(seq 0 "${BENCH_SIDE_ROUNDS:-4}"); do
-			# Odd rounds: 2u behind Postfix's first listener; even ones: 2m.
-			if (( round > 1 )); then
-				if (( round % 2 )); then side_postfix "$spec_u" "$spec_m"
-				else side_postfix "$spec_m" "$spec_u"; fi || break
-			fi
-			(( round == 0 )) && bench_log "side by side 2u | 2m: warm-up" ||
-				bench_log "side by side 2u | 2m: round $round, $n messages each"
-			sink_clear
-			cpu_u0=$(proc_cpu "$pid_u") cpu_m0=$(proc_cpu "$pid_m")
-			run_sender smtp-load "$BENCH_REUSE" "$SIDE_PORT_U" "$(( round ? n : 100 ))" \
-				"$BENCH_SIZE" "$half" "$dir/load-u.log" "$dir/lat-u.txt"
-			local sender_u=$SENDER_PID
-			run_sender smtp-load "$BENCH_REUSE" "$SIDE_PORT_M" "$(( round ? n : 100 ))" \
-				"$BENCH_SIZE" "$half" "$dir/load-m.log" "$dir/lat-m.txt"
-			wait_delivered "$(( round ? 2 * n : 200 ))" "$SENDER_PID"
-			sender_done
-			SENDER_PID=$sender_u sender_done
-			(( round == 0 )) && continue
-			cpu_u=$(awk -v a="$cpu_u0" -v b="$(proc_cpu "$pid_u")" 'BEGIN { printf "%.2f", b - a }')
-			cpu_m=$(awk -v a="$cpu_m0" -v b="$(proc_cpu "$pid_m")" 'BEGIN { printf "%.2f", b - a }')
-			read -r ru rm secs < <(window_rates "$dir/lat-u.txt" "$dir/lat-m.txt")
-			rounds=$(jq -c --argjson u "$(json_num "$ru")" --argjson m "$(json_num "$rm")" \
-				--argjson secs "$(json_num "$secs")" --argjson cu "$(json_num "$cpu_u")" \
-				--argjson cm "$(json_num "$cpu_m")" \
-				--arg lu "$(grep '^sent=' "$dir/load-u.log")" --arg lm "$(grep '^sent=' "$dir/load-m.log")" \
-				'. + [{msgs_per_s_2u: $u, msgs_per_s_2m: $m, window_s: $secs,
-				       ratio: (if $u and $m then ($m / $u * 1000 | round / 1000) else null end),
-				       cpu_s_2u: $cu, cpu_s_2m: $cm, load_2u: $lu, load_2m: $lm}]' <<<"$rounds")
-		done
-		bench_extra side_by_side "$(jq -c --argjson n "$n" --argjson s "$half" '
-			def total($k): map(.[$k]) | if any(. == null) then null else add end;
-			{status: "ok", messages_each: $n, sessions_each: $s, rounds: .,
-			 msgs_per_s_2u: (total("msgs_per_s_2u") / length * 10 | round / 10),
-			 msgs_per_s_2m: (total("msgs_per_s_2m") / length * 10 | round / 10),
-			 ratio: (if total("msgs_per_s_2u") and total("msgs_per_s_2m")
-				then (total("msgs_per_s_2m") / total("msgs_per_s_2u") * 1000 | round / 1000)
-				else null end),
-			 cpu_s_2u: (total("cpu_s_2u") * 100 | round / 100),
-			 cpu_s_2m: (total("cpu_s_2m") * 100 | round / 100)}' <<<"$rounds")"
-	else
-		bench_extra side_by_side '{"status": "failed: postfix did not start"}'
-	fi
+	SPEC_B=$SIDE_SPEC pid_b=$SIDE_PID scraper_b=$SIDE_SCRAPER
+	for round in $(seq 0 "${BENCH_SIDE_ROUNDS:-4}"); do
+		# Round 0 (warm-up) and odd rounds: A behind Postfix's first listener.
+		if (( round == 0 || round > 1 )); then
+			if (( round == 0 || round % 2 )); then side_postfix "$SPEC_A" "$SPEC_B"
+			else side_postfix "$SPEC_B" "$SPEC_A"; fi || break
+		fi
+		bench_log "side by side $a | $b: $( (( round )) && echo "round $round, $n messages each" || echo warm-up)"
+		sink_clear
+		cpu_a0=$(proc_cpu "$pid_a") cpu_b0=$(proc_cpu "$pid_b")
+		run_sender smtp-load "$BENCH_REUSE" "$SIDE_PORT_A" "$(( round ? n : 100 ))" \
+			"$BENCH_SIZE" "$half" "$dir/load-a.log" "$dir/lat-a.txt"
+		sender_a=$SENDER_PID
+		run_sender smtp-load "$BENCH_REUSE" "$SIDE_PORT_B" "$(( round ? n : 100 ))" \
+			"$BENCH_SIZE" "$half" "$dir/load-b.log" "$dir/lat-b.txt"
+		wait_delivered "$(( round ? 2 * n : 200 ))" "$SENDER_PID"
+		sender_done
+		SENDER_PID=$sender_a sender_done
+		(( round == 0 )) && continue
+		cpu_a=$(awk -v x="$cpu_a0" -v y="$(proc_cpu "$pid_a")" 'BEGIN { printf "%.2f", y - x }')
+		cpu_b=$(awk -v x="$cpu_b0" -v y="$(proc_cpu "$pid_b")" 'BEGIN { printf "%.2f", y - x }')
+		read -r ra rb secs < <(window_rates "$dir/lat-a.txt" "$dir/lat-b.txt")
+		rounds=$(jq -c --argjson a "$(json_num "$ra")" --argjson b "$(json_num "$rb")" \
+			--argjson secs "$(json_num "$secs")" --argjson ca "$(json_num "$cpu_a")" \
+			--argjson cb "$(json_num "$cpu_b")" \
+			--arg la "$(grep '^sent=' "$dir/load-a.log")" --arg lb "$(grep '^sent=' "$dir/load-b.log")" \
+			'. + [{msgs_per_s_a: $a, msgs_per_s_b: $b, window_s: $secs,
+			       ratio: (if $a and $b then ($a / $b * 1000 | round / 1000) else null end),
+			       cpu_s_a: $ca, cpu_s_b: $cb, load_a: $la, load_b: $lb}]' <<<"$rounds")
+	done
+	bench_side "$a" "$b" "$(jq -c --argjson n "$n" --argjson s "$half" '
+		def total($k): map(.[$k]) | if length == 0 or any(. == null) then null else add end;
+		def mean($k): total($k) as $t | if $t then ($t / length * 10 | round / 10) else null end;
+		{status: (if length > 0 then "ok" else "failed: postfix did not start" end),
+		 messages_each: $n, sessions_each: $s, rounds: .,
+		 msgs_per_s_a: mean("msgs_per_s_a"), msgs_per_s_b: mean("msgs_per_s_b"),
+		 ratio: (if total("msgs_per_s_a") and total("msgs_per_s_b")
+			then (total("msgs_per_s_a") / total("msgs_per_s_b") * 1000 | round / 1000)
+			else null end),
+		 cpu_s_a: ((total("cpu_s_a") // 0) * 100 | round / 100),
+		 cpu_s_b: ((total("cpu_s_b") // 0) * 100 | round / 100)}' <<<"$rounds")"
 	stop_postfix
-	stop_pid "$scraper"
-	stop_pid "$pid_m" 35
-	stop_pid "$pid_u" 35
+	[[ -n $scraper_a ]] && stop_pid "$scraper_a"
+	[[ -n $scraper_b ]] && stop_pid "$scraper_b"
+	stop_pid "$pid_a" 35
+	stop_pid "$pid_b" 35
 	sink_clear
+}
+
+# bench_side A B JSON - side_pair's result for "A|B", outside the table.
+BENCH_SIDE='{}'
+bench_side() {
+	BENCH_SIDE=$(jq -c --arg k "$1|$2" --argjson v "$3" '. + {($k): $v}' <<<"$BENCH_SIDE")
 }
 
 # clamav_milter_row ID NAME KIND - a Postfix + clamav-milter row.
@@ -628,7 +650,7 @@ for order in 2u 2m 2m 2u; do
 			unix "$(rules20_policy rules20-m)" X-Policy-Checked
 	fi
 done
-side_by_side
+side_pair 2m 2u
 md_row 2i "Postfix + milter-delegate, 20 rules, no delegation (inet)" inet \
 	"$(rules20_policy rules20-i)" X-Policy-Checked
 md_row 2L "Postfix + milter-delegate, 20 rules + 3 x 10,000-entry list files (unix)" unix \
@@ -644,6 +666,8 @@ md_row 7u "Postfix + milter-delegate, clamd service (FILDES), same clamd (unix)"
 	"$(clamd_policy clamd-u)" X-Virus-Scanned
 md_row 7i "Postfix + milter-delegate, clamd service (FILDES), same clamd (inet)" inet \
 	"$(clamd_policy clamd-i)" X-Virus-Scanned
+side_pair 7u 4u
+side_pair 7i 4i
 if row_wanted 8; then
 	# A second clamsmtpd + clamd pair, handing back to the same receiver.
 	saved=("$CLAMD_SOCKET" "$CLAMD_PORT" "$CLAMD_PID" "$CLAMD_LOG")
@@ -699,7 +723,7 @@ rows_json=$(printf '%s\n' "${BENCH_ROWS[@]}" | jq -cs '
 		| if (.id | test("^2[ui]$")) and .msgs_per_s and $rate["2n"]
 			then . + {ratio_2n: ((.msgs_per_s / $rate["2n"]) * 1000 | round / 1000)}
 			else . end)')
-result=$(jq -n --argjson rows "$rows_json" --argjson extra "$BENCH_EXTRA" \
+result=$(jq -n --argjson rows "$rows_json" --argjson extra "$BENCH_EXTRA" --argjson side "$BENCH_SIDE" \
 	--arg started "$started" \
 	--argjson seconds "$(awk -v a="$bench_start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')" \
 	--arg host "$(uname -srm), $(nproc) CPUs" \
@@ -718,7 +742,7 @@ result=$(jq -n --argjson rows "$rows_json" --argjson extra "$BENCH_EXTRA" \
 	  load: {messages: $messages, sessions: $sessions, size: $size,
 	         reuse_connections_rows_0_to_4: ($reuse == 1)},
 	  latency_note: "accept = start of the message (connect, or MAIL FROM on a reused connection) to the reply to its final dot, per message, from bench/smtp-load; delivery = X-Bench-Sent stamp to the sink file mtime",
-	  rows: $rows} + $extra')
+	  rows: $rows, side_by_side: $side} + $extra')
 mkdir -p "$BENCH_RESULTS"
 out=$BENCH_RESULTS/$started.json
 printf '%s\n' "$result" >"$out"
@@ -745,10 +769,10 @@ jq -r '
 	  (if .big.status == "ok" then
 	    "big: \(.big.concurrent) concurrent x \(.big.size) bytes via \(.big.path): peak RSS \(mb(.big.peak_rss_kb)) MB (VmHWM; \(mb(.big.rss_at_start_kb)) MB at start; \(.big.peak_threads) threads at most), \(.big.delivered)/\(.big.messages) delivered, \(.big.msgs_per_s) msg/s, accept p50 \(.big.accept_p50_ms) ms max \(.big.accept_max_ms) ms [\(.big.load_summary)]"
 	   else "big: \(.big.status)" end) else empty end),
-	(if .side_by_side then
-	  (if .side_by_side.status == "ok" then
-	    "2u | 2m side by side (one Postfix, both milters at once, \(.side_by_side.rounds | length) rounds of \(.side_by_side.messages_each) messages each): 2u \(.side_by_side.msgs_per_s_2u) msg/s, 2m \(.side_by_side.msgs_per_s_2m) msg/s, 2m/2u = \(.side_by_side.ratio) (rounds: \(.side_by_side.rounds | map(.ratio | tostring) | join(", "))); milter CPU \(.side_by_side.cpu_s_2u) s vs \(.side_by_side.cpu_s_2m) s"
-	   else "2u | 2m side by side: \(.side_by_side.status)" end) else empty end),
+	(.side_by_side // {} | to_entries[] | (.key | split("|")) as [$a, $b] | .value |
+	  if .status == "ok" then
+	    "side by side \($a) | \($b) (one Postfix, both milters at once, \(.rounds | length) rounds of \(.messages_each) messages to each): \($a) \(.msgs_per_s_a) msg/s, \($b) \(.msgs_per_s_b) msg/s, \($a)/\($b) = \(.ratio) (rounds: \(.rounds | map(.ratio | tostring) | join(", "))); milter CPU \(.cpu_s_a) s vs \(.cpu_s_b) s"
+	  else "side by side \($a) | \($b): \(.status)" end),
 	(if .huge then
 	  "huge: one message of \(.huge.size) bytes:",
 	  (.huge | to_entries[] | select(.key != "size") |
