@@ -41,6 +41,7 @@ struct fake {
 	size_t chunks;
 	bool terminated;        /* the zero-length chunk came */
 	bool got_fd;
+	char fd_target[128];    /* FILDES: what /proc/self/fd says the file is ("/memfd:..." for memory) */
 	int stall_fd;           /* STALL: closed by stop_fake */
 };
 
@@ -122,6 +123,14 @@ static inline void read_fildes(struct fake *f, int fd)
 		return;
 	memcpy(&file, CMSG_DATA(c), sizeof(int));
 	f->got_fd = true;
+	{
+		char link[64];
+		ssize_t len;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", file);
+		len = readlink(link, f->fd_target, sizeof(f->fd_target) - 1);
+		f->fd_target[len > 0 ? len : 0] = '\0';
+	}
 	while ((n = read(file, buf, sizeof(buf))) > 0)
 		keep(f, buf, (size_t)n);
 	close(file);

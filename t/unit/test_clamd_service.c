@@ -105,6 +105,9 @@ static void test_clean_imports_x_virus_scanned_and_goes_on(void **state)
 	v = feed(&w, &t, NULL);
 	stop_fake(&w.fake);
 	assert_string_equal(w.fake.command, "zFILDES");
+	/* A message kept in memory goes to clamd as a memfd: no spool file. */
+	assert_memory_equal(w.fake.fd_target, "/memfd:md-message", 17);
+	assert_int_equal(count_files(w.dir), 0);        /* (the fake removed its socket) */
 	assert_int_equal(v.kind, VERDICT_CONTINUE);
 	assert_int_equal(txn_edit_count(t), 1);
 	assert_string_equal(txn_edit(t, 0)->name, "X-Virus-Scanned");

@@ -45,6 +45,44 @@ static void test_small_text_stays_in_memory(void **state)
 	free(dir);
 }
 
+/* fd_text - everything FD holds from its offset, as a string (caller frees); FD closed. */
+static char *fd_text(int fd)
+{
+	char *text = calloc(1, 4096);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, text, 4095);
+	assert_true(n >= 0);
+	text[n] = '\0';
+	close(fd);
+	return text;
+}
+
+static void test_a_descriptor_of_memory_makes_no_file(void **state)
+{
+	char *dir = scratch_dir(), *text;
+	struct spool *s = spool_new(dir, "md", 64), *big = spool_new(dir, "md", 4);
+
+	(void)state;
+	assert_true(spool_write(s, "in memory", 9));
+	assert_true(spool_finish(s));
+	text = fd_text(spool_fd(s));
+	assert_string_equal(text, "in memory");
+	free(text);
+	assert_int_equal(count_files(dir), 0);
+	assert_true(spool_write(big, "on disk", 7));
+	assert_true(spool_finish(big));
+	text = fd_text(spool_fd(big));          /* the file, read from its start */
+	assert_string_equal(text, "on disk");
+	free(text);
+	assert_int_equal(count_files(dir), 1);
+	spool_free(s);
+	spool_free(big);
+	remove_tree(dir);
+	free(dir);
+}
+
 static void test_past_the_limit_it_is_a_file_removed_at_free(void **state)
 {
 	char *dir = scratch_dir(), *text;
@@ -180,6 +218,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_small_text_stays_in_memory),
+		cmocka_unit_test(test_a_descriptor_of_memory_makes_no_file),
 		cmocka_unit_test(test_past_the_limit_it_is_a_file_removed_at_free),
 		cmocka_unit_test(test_a_path_asked_for_writes_the_memory_out),
 		cmocka_unit_test(test_release_hands_the_file_over),

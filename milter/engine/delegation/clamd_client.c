@@ -148,7 +148,8 @@ static enum sent send_instream(struct scan *s, int file)
 	if (r != SENT_OK)
 		return r;
 	if (n < 0) {
-		fail(s->out, CLAMD_FAILED, "read %s: %s", s->req->path, strerror(errno));
+		fail(s->out, CLAMD_FAILED, "read %s: %s", s->req->path ? s->req->path : "the message",
+		     strerror(errno));
 		return SENT_FAILED;
 	}
 	return send_all(s, "\0\0\0\0", 4);
@@ -227,13 +228,15 @@ void clamd_scan(const struct clamd_target *to, const struct clamd_scan_request *
 	struct scan s = { .fd = -1, .deadline = start + timeout, .req = req, .out = out,
 			  .next_tick = start + (req->progress_interval_ms ? req->progress_interval_ms
 								 : DEFAULT_PROGRESS_MS) };
-	int file;
+	int file = -1;
 
 	*out = (struct clamd_result){ .verdict = CLAMD_FAILED, .mode = "INSTREAM" };
-	if ((file = open(req->path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (!req->path && lseek(req->fd, 0, SEEK_SET) != 0)
+		fail(out, CLAMD_FAILED, "rewind the message: %s", strerror(errno));
+	else if (req->path && (file = open(req->path, O_RDONLY | O_CLOEXEC)) < 0)
 		fail(out, CLAMD_FAILED, "open %s: %s", req->path, strerror(errno));
 	else
-		scan_file(&s, to, file);
+		scan_file(&s, to, req->path ? file : req->fd);
 	if (file >= 0)
 		close(file);
 	if (s.fd >= 0)

@@ -60,7 +60,8 @@ struct clamd_target {
 };
 
 struct clamd_scan_request {
-	const char *path;               /* the message file */
+	const char *path;               /* the message file; NULL: FD */
+	int fd;                         /* the message when PATH is NULL (rewound for each scan) */
 	unsigned timeout_ms;            /* the whole scan; 0: 60 s */
 	/* Called about every progress_interval_ms (0: 2000) while waiting; NULL: not. */
 	void (*progress)(void *arg);

@@ -2,7 +2,10 @@
  * clamd_service.c - a clamd service's delegation: scan, then the verdict as
  * fields. See clamd_service.h.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "clamd_client.h"
 #include "clamd_service.h"
@@ -66,12 +69,18 @@ void clamd_service_run(struct txn *t, const struct service *s, struct service_po
 	uint64_t start = corr_now_ms();
 	struct scan_attempt a = {
 		.sp = sp, .deadline = start + s->timeout_ms,
-		.req = { .path = txn_message_path(t), .progress = send_progress, .progress_arg = t,
+		.req = { .fd = txn_message_fd(t), .progress = send_progress, .progress_arg = t,
 			 .progress_interval_ms = PROGRESS_MS },
 		.res = { .verdict = CLAMD_FAILED, .mode = "-" },
 	};
 	struct pool_run_result run;
 
+	if (a.req.fd < 0) {
+		out->status = DELEGATE_ERROR;
+		snprintf(out->detail, sizeof(out->detail), "the message cannot be read: %s",
+			 strerror(errno));
+		return;
+	}
 	pool_run(service_pool_pool(sp), a.deadline, attempt_scan, &a, send_progress, t,
 		 PROGRESS_MS, &run);
 	if (run.attempts > 0)
@@ -81,6 +90,7 @@ void clamd_service_run(struct txn *t, const struct service *s, struct service_po
 		a.res.verdict = run.stopped == POOL_BUSY ? CLAMD_TIMEOUT : CLAMD_FAILED;
 		snprintf(a.res.error, sizeof(a.res.error), "%s", pool_pick_reason(run.stopped));
 	}
+	close(a.req.fd);
 	verdict_fields(&a.res, out);
 	out->elapsed_ms = corr_now_ms() - start;
 	if (a.res.verdict == CLAMD_CLEAN || a.res.verdict == CLAMD_INFECTED)

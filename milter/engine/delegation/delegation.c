@@ -333,14 +333,14 @@ void delegation_run(void *arg, struct txn *t, const struct delegate_spec *spec,
 		pthread_mutex_unlock(&d->lock);
 	}
 	a.sp = slot->pool;
+	if (s->type == SERVICE_CLAMD) {         /* reads the message from a descriptor */
+		clamd_service_run(t, s, a.sp, out);
+		return;
+	}
 	if (!txn_message_path(t) || txn_rcpt_count(t) == 0) {
 		out->status = DELEGATE_ERROR;
 		snprintf(out->detail, sizeof(out->detail), "%s",
 			 !txn_message_path(t) ? "message not spooled" : "no recipients");
-		return;
-	}
-	if (s->type == SERVICE_CLAMD) {
-		clamd_service_run(t, s, a.sp, out);
 		return;
 	}
 	e = corr_register(d->table, id);

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>           /* memfd_create */
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -156,6 +157,34 @@ FILE *spool_open(struct spool *s)
 	if (s->mem_len == 0)
 		return fopen("/dev/null", "re");
 	return fmemopen(s->mem, s->mem_len, "r");
+}
+
+/* spool_fd - the file opened again, or the memory in a memfd. */
+int spool_fd(struct spool *s)
+{
+	int fd;
+
+	if (s->failed) {
+		errno = EIO;
+		return -1;
+	}
+	if (s->path) {
+		if (s->file && fflush(s->file) != 0) {
+			fail(s, "write", s->path);
+			return -1;
+		}
+		return open(s->path, O_RDONLY | O_CLOEXEC);
+	}
+	if ((fd = memfd_create("md-message", MFD_CLOEXEC)) < 0)
+		return -1;
+	if (!spool_write_fd(fd, s->mem, s->mem_len) || lseek(fd, 0, SEEK_SET) != 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
 }
 
 /* spool_size - bytes written so far. */

@@ -17,6 +17,7 @@
  *	spool_finish(s);                // complete: flushed, file closed
  *	FILE *in = spool_open(s);       // read it from the start (memory or file)
  *	const char *path = spool_path(s);       // as a file, written out now
+ *	int fd = spool_fd(s);           // as a descriptor: no file made for memory
  *	spool_free(s);                  // memory freed, file unlinked
  *
  * Errors. The first failure (create, write) is kept with its reason,
@@ -66,6 +67,14 @@ const char *spool_path(struct spool *s);
  * before the next spool_write or spool_path.
  */
 FILE *spool_open(struct spool *s);
+
+/*
+ * spool_fd - a descriptor reading the text from its start (the caller
+ * closes it), for a reader that needs no path: the file's, or for text
+ * still in memory an anonymous memory file (memfd) holding a copy, so that
+ * no file is made in the folder. -1 (errno set) on failure.
+ */
+int spool_fd(struct spool *s);
 
 /* spool_size - bytes written so far. */
 uint64_t spool_size(const struct spool *s);

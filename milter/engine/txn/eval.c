@@ -93,9 +93,10 @@ static enum flow run_delegate(struct txn *t, const struct delegate_spec *d, cons
 	struct headers added = { 0 };
 	char err[200];
 
-	/* The message must be on disk to be sent: a local failure to write it
-	 * is the fail-safe verdict, not the service's on_error. */
-	if (!txn_message_path(t)) {
+	/* The message must be on disk to be sent (clamd reads it from a
+	 * descriptor, memory will do): a local failure to write it is the
+	 * fail-safe verdict, not the service's on_error. */
+	if (d->service->type == SERVICE_CLAMD ? !txn_message_kept(t) : !txn_message_path(t)) {
 		*out = eval_fail_safe(t, stage, "the message could not be spooled");
 		return FLOW_STOP;
 	}

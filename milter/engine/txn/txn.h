@@ -207,6 +207,15 @@ const struct headers *txn_delegate_added(const struct txn *t);  /* added or chan
  */
 const char *txn_message_path(struct txn *t);
 /*
+ * txn_message_fd - the same message as a descriptor reading it from its
+ * start (the caller closes it), for a reader that needs no path (clamd): the
+ * original still in memory goes into a memfd, no spool file is made. -1 if
+ * it is not kept or could not be written.
+ */
+int txn_message_fd(struct txn *t);
+/* txn_message_kept - is the message's text at hand (kept, and no spool failure so far)? */
+bool txn_message_kept(const struct txn *t);
+/*
  * txn_original_open - a stream reading the message as received, from its
  * start, wherever it is kept (memory or file), or NULL if it is not kept.
  * The caller fcloses it before anything more is fed, a path is asked for

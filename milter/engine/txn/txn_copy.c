@@ -15,6 +15,7 @@
  * returns, which the next delegation is sent and a quarantine stores).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -258,6 +259,24 @@ const char *txn_message_path(struct txn *t)
 	if (!m->render_path)
 		m->render_path = render(t, base);
 	return m->render_path;
+}
+
+/* txn_message_fd - the message as a descriptor: the spool's (no file for memory) unless a file is needed anyway. */
+int txn_message_fd(struct txn *t)
+{
+	struct txn_msg *m = t->msg;
+	const char *path;
+
+	if (m && !m->copy_path && m->imported.count == 0 && m->text)
+		return spool_fd(m->text);
+	path = txn_message_path(t);
+	return path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+}
+
+/* txn_message_kept - the text is kept and its spool has not failed. */
+bool txn_message_kept(const struct txn *t)
+{
+	return t->msg && t->msg->text && spool_ok(t->msg->text);
 }
 
 /* txn_delivery - which message the front end delivers. */
