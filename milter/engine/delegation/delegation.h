@@ -3,10 +3,14 @@
  * service's delegator, wait for the filtered copy on our receiver, and tell
  * the engine what came of it.
  *
- * One struct delegation serves a whole daemon. It owns one pool per
+ * One struct delegation serves a whole daemon. It runs one pool per
  * service (service_pool: a delegate client or clamd target per member, the
  * member picker and health, a prober thread), one receiver per distinct
- * receiver address (receiver), and the correlation table they share. A try
+ * receiver address (receiver), and the correlation table they share. A
+ * pool is bound to each policy that has its service (struct service's
+ * runtime) and held by it: after a reload that changes or drops a service,
+ * its old pool serves the messages still on the old policy and stops when
+ * the last of them ends; an unchanged service keeps its pool. A try
  * that fails before the member accepted the message goes to another member
  * of the pool (pool.h); a clamd service scans instead of sending and its
  * verdict comes back as fields (clamd_service.h). delegation_run() is the
@@ -45,9 +49,11 @@ struct delegation;
 struct delegation *delegation_start(const struct policy *p, char *err, size_t errlen);
 
 /*
- * delegation_update - after a reload: start what new services of P need.
- * Receivers and clients already running are kept. False (reason in ERR)
- * when a new receiver cannot listen; the services that did start are kept.
+ * delegation_update - after a reload: bind P's services to their pools,
+ * starting those that are new or changed, and let go of the pools P no
+ * longer has (each stops once no policy holds it). Receivers already
+ * running are kept. False (reason in ERR) when a new receiver cannot
+ * listen; the services that did start are kept.
  */
 bool delegation_update(struct delegation *d, const struct policy *p, char *err, size_t errlen);
 
