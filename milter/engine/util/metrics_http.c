@@ -1,16 +1,21 @@
 /*
  * metrics_http.c - GET /metrics over libmicrohttpd (see metrics_http.h).
- * Owns the server; each answer's text is rendered per request and handed
- * to libmicrohttpd, which frees it.
+ * Owns the listening socket, the gate in front of it (http_gate.h) and the
+ * server, which gets each connection from the gate; each answer's text is
+ * rendered per request and handed to libmicrohttpd, which frees it.
  */
+#include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include "http_gate.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
@@ -18,7 +23,9 @@
 #include "xalloc.h"
 
 struct metrics_http {
+	int listen_fd;
 	struct MHD_Daemon *daemon;
+	struct http_gate *gate;
 };
 
 /* parse_spec - SPEC into EP; NULL, or why not (static text). */
@@ -116,30 +123,54 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
 	return reply_metrics(c);
 }
 
-/* start_daemon - libmicrohttpd on the numeric address EP; NULL if it cannot. */
-static struct MHD_Daemon *start_daemon(const struct endpoint *ep)
+/* listen_on - a listening socket on the numeric address EP; -1 with the reason in ERR. */
+static int listen_on(const struct endpoint *ep, char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
 	struct addrinfo *ai = NULL;
-	struct MHD_Daemon *d;
 	char port[8];
+	int fd = -1, on = 1, e;
 
 	snprintf(port, sizeof(port), "%u", ep->port);
-	if (getaddrinfo(ep->host, port, &hints, &ai) != 0 || !ai)
-		return NULL;
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-			     (ai->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-			     (uint16_t)ep->port, NULL, NULL, answer, NULL,
-			     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,    /* first, as MHD wants */
-			     MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-			     MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_HTTP_CONNECTIONS,
-			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_HTTP_MEMORY,
-			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_HTTP_TIMEOUT_S,
-			     MHD_OPTION_STRICT_FOR_CLIENT, 1,     /* e.g. HTTP/1.1 needs Host */
-			     MHD_OPTION_END);
+	if ((e = getaddrinfo(ep->host, port, &hints, &ai)) != 0 || !ai) {
+		snprintf(err, errlen, "%s", e ? gai_strerror(e) : "no address");
+		return -1;
+	}
+	if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+	    (ai->ai_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 16) != 0) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
 	freeaddrinfo(ai);
-	return d;
+	return fd;
+}
+
+/* start_daemon - libmicrohttpd without a listener of its own (the gate adds connections). */
+static struct MHD_Daemon *start_daemon(void)
+{
+	return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+				MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC,
+				0, NULL, NULL, answer, NULL,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,    /* first, as MHD wants */
+				MHD_OPTION_CONNECTION_LIMIT, (unsigned)METRICS_HTTP_CONNECTIONS,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_HTTP_MEMORY,
+				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)METRICS_HTTP_TIMEOUT_S,
+				MHD_OPTION_STRICT_FOR_CLIENT, 1,     /* e.g. HTTP/1.1 needs Host */
+				MHD_OPTION_END);
+}
+
+/* hand_over - http_gate_pass_fn: the connection to libmicrohttpd, which closes it even on failure. */
+static void hand_over(void *arg, int fd, const struct sockaddr *addr, socklen_t len)
+{
+	struct metrics_http *h = arg;
+
+	(void)MHD_add_connection(h->daemon, fd, addr, len);
 }
 
 /* metrics_http_start - listen on SPEC. */
@@ -148,17 +179,24 @@ struct metrics_http *metrics_http_start(const char *spec, bool allow_public)
 	struct endpoint ep;
 	const char *why = parse_spec(spec, allow_public, &ep);
 	struct metrics_http *h;
+	char err[256];
 
 	if (why) {
 		log_msg(LOG_ERR, "metrics address (-M) %s: %s", spec, why);
 		return NULL;
 	}
 	h = xcalloc(1, sizeof(*h));
-	if (!(h->daemon = start_daemon(&ep))) {
-		log_msg(LOG_ERR, "cannot listen for metrics on %s (-M): the line before says why",
+	if ((h->listen_fd = listen_on(&ep, err, sizeof(err))) < 0)
+		log_msg(LOG_ERR, "cannot listen for metrics on %s (-M): %s", spec, err);
+	else if (!(h->daemon = start_daemon()))
+		log_msg(LOG_ERR, "cannot start the metrics server (-M %s): the line before says why",
 			spec);
+	else if (!(h->gate = http_gate_start(h->listen_fd, METRICS_HTTP_CONNECTIONS,
+					     METRICS_HTTP_TIMEOUT_S, hand_over, h)))
+		log_msg(LOG_ERR, "cannot start the metrics listener's thread (-M %s)", spec);
+	if (!h->gate) {
+		metrics_http_stop(h);
 		free(ep.host);
-		free(h);
 		return NULL;
 	}
 	log_msg(LOG_INFO, "metrics on http://%s%s%s:%u/metrics", strchr(ep.host, ':') ? "[" : "",
@@ -167,11 +205,15 @@ struct metrics_http *metrics_http_start(const char *spec, bool allow_public)
 	return h;
 }
 
-/* metrics_http_stop - stop the server's thread and free H. */
+/* metrics_http_stop - the gate first (no more connections), then the server. */
 void metrics_http_stop(struct metrics_http *h)
 {
 	if (!h)
 		return;
-	MHD_stop_daemon(h->daemon);
+	http_gate_stop(h->gate);
+	if (h->daemon)
+		MHD_stop_daemon(h->daemon);
+	if (h->listen_fd >= 0)
+		close(h->listen_fd);
 	free(h);
 }

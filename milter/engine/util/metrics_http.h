@@ -10,7 +10,10 @@
  * Answers: 200 for GET or HEAD /metrics (Content-Type text/plain;
  * version=0.0.4), 404 for any other path, 405 (Allow: GET, HEAD) for any
  * other method; libmicrohttpd answers a malformed request 400 and one whose
- * header does not fit the connection's memory (METRICS_HTTP_MEMORY) 431.
+ * header does not fit the connection's memory (METRICS_HTTP_MEMORY) 431;
+ * the one malformed request it would close without a word, a request line
+ * without a space, gets its 400 from the gate in front (http_gate.h), which
+ * accepts every connection and hands it to libmicrohttpd.
  * At most METRICS_HTTP_CONNECTIONS connections at once, each idle at most
  * METRICS_HTTP_TIMEOUT_S.
  *
