@@ -3,8 +3,8 @@
  * request line without a target, or bytes that are not HTTP at all, get
  * "400 Bad Request" from the gate; any other connection is handed over
  * unread (the test's pass function stands in for libmicrohttpd), also when
- * its line comes in pieces; a client that
- * never sends a line is closed after the timeout; the line rule itself.
+ * its line comes in pieces; a client that never sends a line is closed
+ * after the timeout; the line rule itself.
  * Loopback only, no timing assertions (the timeout case waits for the close).
  */
 #include "test_support.h"
