@@ -99,7 +99,10 @@ static struct pool_slot *bind_service(struct delegation *d, const struct service
 	return c;
 }
 
-/* retire_unwanted - unlink the live pools P no longer has (lock held); the list's references, for the caller to drop. */
+/*
+ * retire_unwanted - unlink the live pools that delegation_update did not
+ * mark wanted (lock held): the list's references, for the caller to drop.
+ */
 static struct pool_slot *retire_unwanted(struct delegation *d)
 {
 	struct pool_slot *retired = NULL, **link = &d->pools;
