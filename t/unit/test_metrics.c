@@ -34,6 +34,12 @@ static double value(const char *series)
 	return v;
 }
 
+/* shown - is SERIES in the text at all? */
+static bool shown(const char *series)
+{
+	return value(series) >= 0;
+}
+
 #define M(name) "milter_delegate_" name
 
 static void test_nothing_is_counted_before_enable(void **state)
@@ -230,8 +236,8 @@ static void test_pool_members_count_tries_and_show_state_while_their_pool_runs(v
 	assert_int_equal(value(M("member_up{service=\"pool-av\",member=\"a:1\"}")), 1);
 	pool_free(p);
 	/* No pool has the member now: its gauges go, its counters stay. */
-	assert_int_equal(value(M("member_up{service=\"pool-av\",member=\"a:1\"}")), -1);
-	assert_int_equal(value(M("member_active{service=\"pool-av\",member=\"b:2\"}")), -1);
+	assert_false(shown(M("member_up{service=\"pool-av\",member=\"a:1\"}")));
+	assert_false(shown(M("member_active{service=\"pool-av\",member=\"b:2\"}")));
 	assert_int_equal(value(M("member_tries_total{service=\"pool-av\",member=\"a:1\",outcome=\"deferred\"}")), 1);
 }
 
@@ -263,7 +269,7 @@ static void test_a_reload_stops_the_old_pool_once_no_policy_has_it(void **state)
 	assert_int_equal(value(M("member_up{service=\"scan\",member=\"127.0.0.1:2\"}")), 1);
 	assert_int_equal(value(M("member_up{service=\"scan\",member=\"127.0.0.1:1\"}")), 1);
 	policy_unref(p1);
-	assert_int_equal(value(M("member_up{service=\"scan\",member=\"127.0.0.1:1\"}")), -1);
+	assert_false(shown(M("member_up{service=\"scan\",member=\"127.0.0.1:1\"}")));
 	/* The same configuration again keeps the running pool: one pool, not two. */
 	assert_true(delegation_update(d, p3, err, sizeof(err)));
 	assert_ptr_equal(atomic_load(&p3->services[0].runtime), atomic_load(&p2->services[0].runtime));
@@ -272,7 +278,7 @@ static void test_a_reload_stops_the_old_pool_once_no_policy_has_it(void **state)
 	delegation_stop(d);
 	assert_int_equal(value(M("member_up{service=\"scan\",member=\"127.0.0.1:2\"}")), 1);
 	policy_unref(p3);       /* the last holder: the pool stops now */
-	assert_int_equal(value(M("member_up{service=\"scan\",member=\"127.0.0.1:2\"}")), -1);
+	assert_false(shown(M("member_up{service=\"scan\",member=\"127.0.0.1:2\"}")));
 }
 
 static void test_a_connect_decision_counts_once_per_connection(void **state)
