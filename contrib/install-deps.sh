@@ -27,7 +27,7 @@ peer_packages=(postfix clamav-daemon clamsmtp clamav-milter spampd spamassassin
 # jq writes the benchmark results (bench/); prometheus for promtool, which
 # checks the /metrics output (t/integration/08[4-6]-*; its own server is
 # never started).
-tool_packages=(procps coreutils jq prometheus)
+tool_packages=(procps coreutils iproute2 jq prometheus)
 
 # Daemons the packages could start; none may keep running after install.
 # spamassassin's postinst imports the sa-update key with gpg, which leaves a

@@ -97,16 +97,24 @@ static void wait_for_sessions(struct shim_runtime *rt, int grace_s)
 			left, left == 1 ? "" : "s");
 }
 
-/* serve - wait for signals: SIGHUP reloads, SIGTERM/SIGINT return. */
-static void serve(struct delegation *services)
+/*
+ * serve - wait for signals: SIGHUP reloads, SIGTERM/SIGINT return. Once a
+ * second without one, the next hop's idle connections past their limit
+ * are closed.
+ */
+static void serve(struct delegation *services, struct shim_nexthop *nexthop)
 {
+	const struct timespec second = { 1, 0 };
 	sigset_t set;
 	int sig;
 
 	daemon_signal_set(&set);
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		if ((sig = sigtimedwait(&set, NULL, &second)) < 0) {
+			if (errno == EAGAIN)
+				shim_nexthop_close_idle(nexthop);
 			continue;
+		}
 		if (sig != SIGHUP) {
 			log_msg(LOG_NOTICE, "%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 			return;
@@ -219,7 +227,7 @@ int shim_daemon_run(const struct shim_options *o, const struct shim_config *cfg)
 	     (!o->user || drop_privileges(o->user, cfg));
 	if (ok) {
 		daemon_ready();
-		serve(services);
+		serve(services, rt.nexthop);
 	}
 	atomic_store(&rt.draining, true);
 	if (ok)

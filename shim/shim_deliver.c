@@ -88,6 +88,13 @@ void shim_nexthop_free(struct shim_nexthop *nh)
 	free(nh);
 }
 
+/* shim_nexthop_close_idle - see shim_deliver.h. */
+void shim_nexthop_close_idle(struct shim_nexthop *nh)
+{
+	if (nh->client)
+		delegate_client_close_idle(nh->client);
+}
+
 /* shim_nexthop_describe - for log lines. */
 const char *shim_nexthop_describe(const struct shim_nexthop *nh)
 {

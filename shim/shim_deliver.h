@@ -104,6 +104,9 @@ void shim_delivery_reply(const struct delivery_result *res, const char *queue_id
 /* delivery_status_name - "sent", "deferred", "refused" for log lines. */
 const char *delivery_status_name(enum delivery_status status);
 
+/* shim_nexthop_close_idle - close the SMTP connections idle past their limit (none for a Maildir). */
+void shim_nexthop_close_idle(struct shim_nexthop *nh);
+
 /* shim_nexthop_describe - "smtp 127.0.0.1:10030" or "maildir /path" for logs. */
 const char *shim_nexthop_describe(const struct shim_nexthop *nh);
 

@@ -5,7 +5,10 @@
 # delegated (to t/tools/slow_filter with no delay: our receiver and client
 # pools under load, without clamd's own ceiling) and then delivered to
 # smtp-sink. No crash; every message sent is delivered; resident memory
-# flat after warm-up; no descriptor left behind; the spool empty.
+# flat after warm-up; no descriptor left behind; the spool empty. The
+# filter connections kept between messages are closed 2 s after the load
+# (delegator.idle), those slow_filter keeps to our receiver after 5 s
+# (receiver_idle), so the count at the end holds no idle connection.
 
 . "$MD_TOP/t/lib/peers.sh"
 . "$MD_TOP/t/lib/load.sh"
@@ -27,8 +30,8 @@ cat >"$policy" <<JSON
 {
   "settings": { "spool_dir": "$spool", "quarantine_dir": "$PEERS_DIR/quarantine" },
   "services": { "filter": { "type": "smtp",
-      "delegator": { "address": "127.0.0.1:$filter_port", "timeout": "60s" },
-      "receiver": "127.0.0.1:$recv_port" } },
+      "delegator": { "address": "127.0.0.1:$filter_port", "timeout": "60s", "idle": "2s" },
+      "receiver": "127.0.0.1:$recv_port", "receiver_idle": "5s" } },
   "stages": { "eom": [ { "name": "scan", "then": { "action": "delegate", "service": "filter",
       "rules": [ { "name": "infected", "if": { "header": "X-Virus-Infected" }, "then": "discard" } ] } } ] }
 }
@@ -43,6 +46,13 @@ POSTFIX_EXTRA_MAIN_CF="default_process_limit = 250" \
 
 load_run milter "$milter_pid" "$sessions" "$POSTFIX_PORT" \
 	bash -c "postqueue -c '$POSTFIX_DIR' -p | grep -q 'Mail queue is empty'"
+# filter_connections - established connections from us to the filter.
+filter_connections() {
+	ss -Htn state established "( dport = :$filter_port )" | wc -l
+}
+wait_until 10 test "$(filter_connections)" -eq 0
+check "the connections kept to the filter are closed once idle for delegator.idle ($(filter_connections) open)" \
+	test "$(filter_connections)" -eq 0
 check "every message was delegated" \
 	test "$(grep -c 'passed on: accepted' "$SLOW_FILTER_LOG")" -eq "$LOAD_TOTAL"
 check "no spool file left" test -z "$(ls -A "$spool")"

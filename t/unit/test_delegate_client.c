@@ -1046,6 +1046,33 @@ static void test_connection_idle_past_the_limit_is_not_reused(void **state)
 	server_stop(srv);
 }
 
+static void test_connection_idle_past_the_limit_is_closed_with_quit(void **state)
+{
+	struct fixture *f = *state;
+	struct script sc = { 0 };
+	struct server *srv = server_start(&sc);
+	struct delegate_client *dc = client_for(srv, "127.0.0.1", 2);
+	struct delegate_send_request req = request_for(f);
+	struct delegate_send_result res;
+
+	delegate_client_set_idle_limit(dc, 1);
+	write_message(f, "Subject: x\r\n\r\nbody\r\n");
+	delegate_client_send(dc, &req, &res);
+	assert_int_equal(res.status, SEND_ACCEPTED);
+	assert_int_equal(delegate_client_close_idle(dc), 0);    /* not idle long enough yet */
+	assert_null(strstr(srv->commands, "QUIT"));
+	sleep_ms(1100);
+	assert_int_equal(delegate_client_close_idle(dc), 1);
+	assert_non_null(strstr(srv->commands, "QUIT"));
+	assert_int_equal(delegate_client_close_idle(dc), 0);    /* nothing left to close */
+	delegate_client_send(dc, &req, &res);
+	assert_int_equal(res.status, SEND_ACCEPTED);
+	assert_false(res.reused);
+	assert_int_equal(srv->connections, 2);
+	delegate_client_free(dc);
+	server_stop(srv);
+}
+
 static void test_head_then_the_rest_of_a_stream_survives_a_retry(void **state)
 {
 	static char kept[] = "Subject: old\r\nX-Drop: me\r\n\r\nbody line\r\n.dot\r\n";
@@ -1374,6 +1401,7 @@ int main(void)
 		T(test_4xx_after_the_data_is_never_retried),
 		T(test_drop_after_the_data_is_never_retried),
 		T(test_connection_idle_past_the_limit_is_not_reused),
+		T(test_connection_idle_past_the_limit_is_closed_with_quit),
 		T(test_head_then_the_rest_of_a_stream_survives_a_retry),
 		T(test_a_request_names_one_source_and_a_head_only_without_an_id),
 		T(test_connection_of_a_refused_send_is_not_reused),

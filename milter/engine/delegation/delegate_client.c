@@ -66,6 +66,7 @@ struct delegate_client {
 struct handle {
 	CURL *curl;
 	curl_socket_t fds[MAX_SOCKETS]; /* CURL_SOCKET_BAD in unused slots */
+	uint64_t idle_since_ms;         /* when it went back to the pool (monotonic) */
 };
 
 /* Where the reader is in the message. */
@@ -801,6 +802,7 @@ static void pool_give(struct delegate_client *dc, struct handle *hd)
 		handle_free(hd);
 		return;
 	}
+	hd->idle_since_ms = now_ms();
 	pool_lock(dc, true);
 	if (dc->idle_count < dc->max_idle) {
 		dc->idle[dc->idle_count++] = hd;
@@ -937,6 +939,39 @@ struct delegate_client *delegate_client_new(const struct endpoint *delegator, un
 void delegate_client_set_idle_limit(struct delegate_client *dc, unsigned seconds)
 {
 	dc->idle_limit_s = seconds ? (long)seconds : 1L;
+}
+
+/*
+ * take_expired - the oldest kept handle if it has been idle for the idle
+ * limit or longer, out of the pool; NULL if none. The LIFO keeps the oldest
+ * at the bottom, idle[0].
+ */
+static struct handle *take_expired(struct delegate_client *dc, uint64_t now)
+{
+	uint64_t limit = (uint64_t)dc->idle_limit_s * 1000u;
+	struct handle *hd = NULL;
+
+	pool_lock(dc, true);
+	if (dc->idle_count > 0 && now - dc->idle[0]->idle_since_ms >= limit) {
+		hd = dc->idle[0];
+		memmove(dc->idle, dc->idle + 1, --dc->idle_count * sizeof(*dc->idle));
+	}
+	pool_lock(dc, false);
+	return hd;
+}
+
+/* delegate_client_close_idle - close (QUIT) the connections idle past the limit; how many. */
+size_t delegate_client_close_idle(struct delegate_client *dc)
+{
+	uint64_t now = now_ms();
+	struct handle *hd;
+	size_t closed = 0;
+
+	while ((hd = take_expired(dc, now)) != NULL) {
+		handle_free(hd);        /* QUIT, outside the lock */
+		closed++;
+	}
+	return closed;
 }
 
 /* delegate_client_free - close the idle connections (QUIT) and free DC; NULL ok. */

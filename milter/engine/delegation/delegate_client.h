@@ -201,6 +201,14 @@ struct delegate_client *delegate_client_new(const struct endpoint *delegator, un
  */
 void delegate_client_set_idle_limit(struct delegate_client *dc, unsigned seconds);
 
+/*
+ * delegate_client_close_idle - close (politely, QUIT) the kept connections
+ * idle for the idle limit or longer; how many were closed. Whoever owns DC
+ * calls it now and then (a service's prober every second), so that a quiet
+ * spell leaves no connection the peer has long given up on.
+ */
+size_t delegate_client_close_idle(struct delegate_client *dc);
+
 /* delegate_client_free - close the idle connections (politely, QUIT) and free DC; NULL ok. */
 void delegate_client_free(struct delegate_client *dc);
 

@@ -1,6 +1,7 @@
 /*
  * service_pool.c - a service's members, their clients, and the prober
- * thread. See service_pool.h.
+ * thread (health probes; closing connections idle too long). See
+ * service_pool.h.
  */
 #include <poll.h>
 #include <pthread.h>
@@ -100,7 +101,18 @@ static bool prober_sleep(struct service_pool *sp, uint64_t next_ms)
 	return go;
 }
 
-/* prober_run - probe the members as they fall due, until stopped. */
+/* close_idle - close the members' connections idle past the service's idle limit. */
+static void close_idle(struct service_pool *sp)
+{
+	for (size_t i = 0; i < sp->count; i++)
+		if (sp->members[i].client)
+			delegate_client_close_idle(sp->members[i].client);
+}
+
+/*
+ * prober_run - probe the members as they fall due and close idle
+ * connections (at least once a second), until stopped.
+ */
 static void *prober_run(void *arg)
 {
 	struct service_pool *sp = arg;
@@ -109,6 +121,8 @@ static void *prober_run(void *arg)
 
 	while (prober_sleep(sp, next)) {
 		size_t n = pool_probes_due(sp->pool, corr_now_ms(), due, SERVICE_MAX_MEMBERS, &next);
+
+		close_idle(sp);
 
 		for (size_t i = 0; i < n; i++) {
 			char why[256] = "";

@@ -6,7 +6,9 @@
  * member that is down after its backoff): an SMTP member must greet with
  * 220 (clamsmtpd greets only once it has reached our receiver), then gets
  * QUIT; a clamd member must answer zPING with PONG. Probes wait at most
- * the health interval, capped at 3 s.
+ * the health interval, capped at 3 s. The same thread closes, once a
+ * second, the connections kept to an smtp member that have been idle for
+ * the service's delegator idle limit.
  *
  * Ownership: service_pool_start copies everything it needs from the
  * service (a reload may free the policy while the pool lives on). Thread
