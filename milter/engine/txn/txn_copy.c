@@ -248,6 +248,12 @@ static char *render(struct txn *t, const char *base)
 	return NULL;
 }
 
+/* delivers_original - is the message delivered now the original as spooled (no copy, no imports)? */
+static bool delivers_original(const struct txn_msg *m)
+{
+	return m && !m->copy_path && m->imported.count == 0;
+}
+
 /* txn_message_path - the delivered message as one file, imported fields written in. */
 const char *txn_message_path(struct txn *t)
 {
@@ -255,7 +261,7 @@ const char *txn_message_path(struct txn *t)
 	const char *base = !m ? NULL : m->copy_path ? m->copy_path : txn_original_path(t);
 
 	if (!base || m->imported.count == 0)
-		return base;
+		return base;            /* the original or the copy, as they are */
 	if (!m->render_path)
 		m->render_path = render(t, base);
 	return m->render_path;
@@ -264,11 +270,10 @@ const char *txn_message_path(struct txn *t)
 /* txn_message_fd - the message as a descriptor: the spool's (no file for memory) unless a file is needed anyway. */
 int txn_message_fd(struct txn *t)
 {
-	struct txn_msg *m = t->msg;
 	const char *path;
 
-	if (m && !m->copy_path && m->imported.count == 0 && m->text)
-		return spool_fd(m->text);
+	if (delivers_original(t->msg) && t->msg->text)
+		return spool_fd(t->msg->text);
 	path = txn_message_path(t);
 	return path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 }
