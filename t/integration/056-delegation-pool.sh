@@ -7,7 +7,9 @@
 # is used again once its probe succeeds. A member that accepts a message
 # and never returns a copy (smtp-sink) gives on_missing for that message
 # only, and the message is not sent to another member (never after a 250).
-# A receiver with receiver_allow greets clients outside it with 554.
+# A receiver with receiver_allow greets clients outside it with 554. A
+# reload that changes its receiver_allow puts a new listener in its place;
+# one that drops the service stops it listening; the rest keeps working.
 # /metrics counts each member's tries by outcome and shows it up again.
 #
 # 057-delegation-pool-netns.sh cuts a filter host off with network
@@ -63,7 +65,8 @@ cat >"$policy" <<EOF
 EOF
 "$milter" -t -c "$policy" >/dev/null || bail_out "the test policy does not load: $("$milter" -t -c "$policy" 2>&1)"
 "$milter" -f -l debug -u postfix -c "$policy" -p "unix:$sock_dir/milter.sock" -M "$mport" >"$log" 2>&1 &
-peers_track $!
+milter_pid=$!
+peers_track "$milter_pid"
 wait_until 10 test -S "$sock_dir/milter.sock" || bail_out "milter did not start: $(tail -3 "$log")"
 start_postfix "unix:$sock_dir/milter.sock" || bail_out "postfix did not start"
 
@@ -131,5 +134,27 @@ out=$(swaks --server "127.0.0.1:$guarded" --local-interface 127.0.0.2 --from a@e
 	--to b@example.net --timeout 10 2>&1)
 like "$out" "550 5\.7\.1 Error: not a delegated copy" "... and lets one inside it through to the id check"
 like "$(cat "$log")" "receiver: refused a connection from 127.0.0.1 \(not in receiver_allow\)" "... and logs the refusal"
+
+# reload POLICY-JQ-FILTER LOG-TEXT - rewrite the policy, SIGHUP, wait for LOG-TEXT.
+reload() {
+	jq "$1" "$policy" >"$policy.new" && mv "$policy.new" "$policy"
+	kill -HUP "$milter_pid"
+	wait_until 10 grep -q "$2" "$log"
+}
+reload '.services.guarded.receiver_allow = ["127.0.0.1/32"]' "receiver_allow changed"
+like "$(cat "$log")" "service guarded: receiver 127\.0\.0\.1:$guarded: receiver_allow changed: a new listener takes over" \
+	"a reload that changes receiver_allow says a new listener takes over"
+out=$(swaks --server "127.0.0.1:$guarded" --from a@example.com --to b@example.net --timeout 10 2>&1)
+like "$out" "550 5\.7\.1 Error: not a delegated copy" "... and the new list applies: 127.0.0.1 gets to the id check"
+out=$(swaks --server "127.0.0.1:$guarded" --local-interface 127.0.0.2 --from a@example.com \
+	--to b@example.net --timeout 10 2>&1)
+like "$out" "<\*\* +554 5\.7\.1 Error: 127\.0\.0\.2 may not send copies here" "... and 127.0.0.2 is refused now"
+unlike "$(cat "$log")" "receiver 127\.0\.0\.1:$recv: .* changed" "the unchanged receiver kept its listener"
+reload 'del(.services.guarded)' "receiver 127.0.0.1:$guarded: no service uses it now"
+guarded_closed() { ! port_listening "$guarded"; }
+check "a reload that drops the last service of a receiver stops it listening" wait_until 5 guarded_closed
+"$load" -s 1 -m 3 -l 500 -o "$PEERS_DIR/after-reload.txt" "127.0.0.1:$POSTFIX_PORT" >/dev/null 2>&1
+is "$(awk '$4 == 250' "$PEERS_DIR/after-reload.txt" | wc -l)" 3 "mail is scanned and accepted after the reloads"
+check "the milter is still running" kill -0 "$milter_pid"
 
 done_testing

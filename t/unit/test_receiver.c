@@ -3,7 +3,8 @@
  * spooled (without its X-Delegate-Id field) and handed to the waiting
  * transaction; copies without an id, with an unknown, malformed or replayed
  * id are refused with 550; a late copy is acknowledged and dropped; hundreds
- * of transactions wait at once while the receiver keeps serving.
+ * of transactions wait at once while the receiver keeps serving; a closed
+ * listener lets the delegates connected finish (a reload's new settings).
  */
 #include "test_support.h"
 #include "smtp_client.h"
@@ -369,6 +370,73 @@ static void test_clients_outside_receiver_allow_are_refused_at_the_greeting(void
 	greeting_with_allow(with_loopback, 2, "220 ");
 }
 
+/* connect_refused - does a connection to 127.0.0.1:PORT fail? */
+static bool connect_refused(unsigned port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	bool refused;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(fd >= 0);
+	refused = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0;
+	close(fd);
+	return refused;
+}
+
+static void test_a_closed_listener_lets_connected_delegates_finish(void **state)
+{
+	struct fixture *f = *state;
+	struct smtp_test_client c = { .fd = -1 };
+	char id[CORR_ID_LEN + 1], message[256], reply[512];
+	struct corr_entry *e = corr_register(f->table, id);
+	unsigned port = receiver_port(f->receiver);
+	char *path;
+
+	client_connect(&c, port);
+	client_expect(&c, "220 ");
+	receiver_close_listener(f->receiver);
+	assert_true(connect_refused(port));
+	receiver_close_listener(f->receiver);   /* twice is harmless */
+	snprintf(message, sizeof(message), "X-Delegate-Id: %s\r\n\r\nbody\r\n.\r\n", id);
+	client_send(&c, "EHLO clamsmtpd\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n");
+	client_expect(&c, "250-");
+	client_expect(&c, "250 ");
+	client_expect(&c, "250 ");
+	client_expect(&c, "354 ");
+	client_send(&c, message);
+	client_reply(&c, reply, sizeof(reply));
+	assert_string_equal(reply, "250 2.0.0 Ok: copy handed over\r\n");
+	assert_int_equal(receiver_sessions(f->receiver), 1);
+	client_close(&c);
+	path = corr_take_copy(f->table, e);
+	assert_non_null(path);
+	unlink(path);
+	free(path);
+	corr_release(f->table, e);
+}
+
+static void test_changes_name_the_settings_that_differ(void **state)
+{
+	struct fixture *f = *state;
+	struct endpoint addr = { .host = "127.0.0.1", .port = receiver_port(f->receiver) };
+	struct receiver_config rc = { .address = &addr, .spool_dir = f->spool };
+	struct cidr net;
+	const char *why;
+	char what[128];
+
+	assert_false(receiver_changes(f->receiver, &rc, what, sizeof(what)));
+	assert_string_equal(what, "");
+	rc.idle_ms = 5000;
+	assert_true(receiver_changes(f->receiver, &rc, what, sizeof(what)));
+	assert_string_equal(what, "receiver_idle");
+	assert_true(cidr_parse("10.0.0.0/8", &net, &why));
+	rc = (struct receiver_config){ .address = &addr, .spool_dir = "/var/spool/other",
+				       .allow = &net, .allow_count = 1 };
+	assert_true(receiver_changes(f->receiver, &rc, what, sizeof(what)));
+	assert_string_equal(what, "receiver_allow, spool_dir");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -384,6 +452,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_abandoned_copy_leaves_no_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hundreds_wait_while_the_receiver_serves, setup, teardown),
 		cmocka_unit_test(test_public_address_needs_explicit_consent),
+		cmocka_unit_test_setup_teardown(test_a_closed_listener_lets_connected_delegates_finish, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_changes_name_the_settings_that_differ, setup, teardown),
 	};
 
 	log_open("test_receiver", LOG_TO_STDERR, LOG_ERR);

@@ -31,17 +31,26 @@ struct pool_slot {
 	struct pool_slot *next;         /* the live list (delegation.lock) */
 };
 
+/*
+ * A receiver. A reload that changes its settings or drops the last service
+ * using it moves it to the draining list: it stops listening at once (the
+ * new one may take the port), the delegates connected to it finish with
+ * its old settings (a filter's connection ends once ours has been idle for
+ * delegator.idle), and a later reload, or the end, frees it.
+ */
 struct receiver_slot {
 	struct endpoint address;
 	struct receiver *receiver;
+	bool wanted;                    /* delegation_update: the new policy has it */
 	struct receiver_slot *next;
 };
 
 struct delegation {
-	pthread_mutex_t lock;           /* guards the two lists */
+	pthread_mutex_t lock;           /* guards the lists */
 	struct corr_table *table;
 	struct pool_slot *pools;        /* live: the pools the current policy has */
-	struct receiver_slot *receivers;
+	struct receiver_slot *receivers;        /* listening */
+	struct receiver_slot *draining;         /* not listening, delegates may still be connected */
 };
 
 /* same_endpoint - do A and B name the same host and port? */
@@ -133,7 +142,68 @@ static void release_all(struct pool_slot *list)
 	}
 }
 
-/* add_receiver - a receiver for S's address unless one runs (lock held). */
+/* find_receiver - the listening receiver on ADDRESS (lock held); NULL if none. */
+static struct receiver_slot *find_receiver(struct delegation *d, const struct endpoint *address)
+{
+	for (struct receiver_slot *r = d->receivers; r; r = r->next)
+		if (same_endpoint(&r->address, address))
+			return r;
+	return NULL;
+}
+
+/* drain_receiver - unlink R from the listening list, stop its listener, keep it draining (lock held). */
+static void drain_receiver(struct delegation *d, struct receiver_slot *r)
+{
+	struct receiver_slot **link = &d->receivers;
+
+	while (*link != r)
+		link = &(*link)->next;
+	*link = r->next;
+	receiver_close_listener(r->receiver);
+	r->next = d->draining;
+	d->draining = r;
+}
+
+/* free_slot - stop R's receiver (ending its sessions) and free R. */
+static void free_slot(struct receiver_slot *r)
+{
+	receiver_stop(r->receiver);
+	free(r->address.host);
+	free(r);
+}
+
+/* free_slots - free_slot each of LIST. */
+static void free_slots(struct receiver_slot *list)
+{
+	while (list) {
+		struct receiver_slot *r = list;
+
+		list = r->next;
+		free_slot(r);
+	}
+}
+
+/* reap_drained - free the draining receivers no delegate is connected to any more (lock held). */
+static void reap_drained(struct delegation *d)
+{
+	struct receiver_slot **link = &d->draining;
+
+	while (*link) {
+		struct receiver_slot *r = *link;
+
+		if (receiver_sessions(r->receiver) > 0) {
+			link = &r->next;
+			continue;
+		}
+		*link = r->next;
+		free_slot(r);
+	}
+}
+
+/*
+ * add_receiver - a receiver for S's address unless one runs with the same
+ * settings (lock held); one that runs with others is drained and replaced.
+ */
 static bool add_receiver(struct delegation *d, const struct service *s, const char *spool_dir,
 			 char *err, size_t errlen)
 {
@@ -142,12 +212,19 @@ static bool add_receiver(struct delegation *d, const struct service *s, const ch
 		.idle_ms = (unsigned)s->receiver_idle_ms, .spool_dir = spool_dir,
 		.allow = s->receiver_allow, .allow_count = s->receiver_allow_count,
 	};
-	struct receiver_slot *r;
+	struct receiver_slot *r = find_receiver(d, &s->receiver);
 	struct receiver *rcv;
+	char changed[128];
 
-	for (r = d->receivers; r; r = r->next)
-		if (same_endpoint(&r->address, &s->receiver))
-			return true;
+	if (r && receiver_changes(r->receiver, &cfg, changed, sizeof(changed))) {
+		log_msg(LOG_NOTICE, "service %s: receiver %s:%u: %s changed: a new listener takes over; "
+			"the delegates connected now finish with the old settings", s->name,
+			s->receiver.host, s->receiver.port, changed);
+		drain_receiver(d, r);
+		r = NULL;
+	}
+	if (r)
+		return r->wanted = true;
 	rcv = receiver_start(&cfg, d->table, err, errlen);
 	if (!rcv)
 		return false;
@@ -155,12 +232,30 @@ static bool add_receiver(struct delegation *d, const struct service *s, const ch
 	r->address.host = xstrdup(s->receiver.host);
 	r->address.port = s->receiver.port;
 	r->receiver = rcv;
+	r->wanted = true;
 	r->next = d->receivers;
 	d->receivers = r;
 	log_msg(LOG_INFO, "service %s: receiver listening on %s:%u, delegator %s%s", s->name,
 		s->receiver.host, receiver_port(rcv), s->members[0].name,
 		s->member_count > 1 ? " (and more)" : "");
 	return true;
+}
+
+/* drain_unwanted - drain the receivers no service of the new policy uses (lock held). */
+static void drain_unwanted(struct delegation *d)
+{
+	struct receiver_slot *r = d->receivers, *next;
+
+	for (; r; r = next) {
+		next = r->next;
+		if (r->wanted) {
+			r->wanted = false;
+			continue;
+		}
+		log_msg(LOG_NOTICE, "receiver %s:%u: no service uses it now: it stops listening; the "
+			"delegates connected now finish", r->address.host, receiver_port(r->receiver));
+		drain_receiver(d, r);
+	}
 }
 
 /* delegation_update - bind P's services to their pools, start what they need, retire the rest. */
@@ -170,6 +265,7 @@ bool delegation_update(struct delegation *d, const struct policy *p, char *err, 
 	bool ok = true;
 
 	pthread_mutex_lock(&d->lock);
+	reap_drained(d);
 	for (size_t i = 0; i < p->service_count; i++) {
 		live_slot(d, &p->services[i])->wanted = true;
 		bind_service(d, &p->services[i]);
@@ -178,6 +274,7 @@ bool delegation_update(struct delegation *d, const struct policy *p, char *err, 
 		if (!add_receiver(d, &p->services[i], p->settings.spool_dir, err, errlen))
 			ok = false;
 	}
+	drain_unwanted(d);
 	retired = retire_unwanted(d);
 	pthread_mutex_unlock(&d->lock);
 	release_all(retired);   /* outside the lock: a pool's stop joins its prober */
@@ -203,14 +300,8 @@ void delegation_stop(struct delegation *d)
 {
 	if (!d)
 		return;
-	while (d->receivers) {
-		struct receiver_slot *r = d->receivers;
-
-		d->receivers = r->next;
-		receiver_stop(r->receiver);
-		free(r->address.host);
-		free(r);
-	}
+	free_slots(d->receivers);
+	free_slots(d->draining);
 	release_all(d->pools);  /* a pool a policy still holds stops when that policy goes */
 	d->pools = NULL;
 	corr_free(d->table);

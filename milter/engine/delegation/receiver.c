@@ -39,6 +39,7 @@ struct receiver {
 	struct smtp_server *server;
 	struct corr_table *table;       /* borrowed */
 	char *spool_dir;
+	unsigned idle_ms;               /* as configured (0: the default) */
 	size_t allow_count;             /* 0: any client */
 	struct cidr *allow;
 };
@@ -334,6 +335,7 @@ struct receiver *receiver_start(const struct receiver_config *rc, struct corr_ta
 	}
 	r = xcalloc(1, sizeof(*r));
 	r->spool_dir = xstrdup(rc->spool_dir);
+	r->idle_ms = rc->idle_ms;
 	r->table = table;
 	r->allow_count = rc->allow_count;
 	r->allow = xcalloc(rc->allow_count ? rc->allow_count : 1, sizeof(*r->allow));
@@ -358,6 +360,27 @@ unsigned receiver_port(const struct receiver *r)
 unsigned receiver_sessions(struct receiver *r)
 {
 	return smtp_server_sessions(r->server);
+}
+
+/* receiver_changes - the settings of RC that differ from R's, named in WHAT; false if none. */
+bool receiver_changes(const struct receiver *r, const struct receiver_config *rc, char *what,
+		      size_t len)
+{
+	bool idle = r->idle_ms != rc->idle_ms;
+	bool allow = r->allow_count != rc->allow_count ||
+		     (rc->allow_count && memcmp(r->allow, rc->allow, rc->allow_count * sizeof(*rc->allow)));
+	bool spool = strcmp(r->spool_dir, rc->spool_dir) != 0;
+
+	snprintf(what, len, "%s%s%s%s%s", idle ? "receiver_idle" : "",
+		 idle && (allow || spool) ? ", " : "", allow ? "receiver_allow" : "",
+		 allow && spool ? ", " : "", spool ? "spool_dir" : "");
+	return idle || allow || spool;
+}
+
+/* receiver_close_listener - stop accepting delegates; those connected go on. */
+void receiver_close_listener(struct receiver *r)
+{
+	smtp_server_close_listener(r->server);
 }
 
 /* receiver_stop - stop listening, end the sessions, free. */

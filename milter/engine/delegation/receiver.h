@@ -55,6 +55,21 @@ unsigned receiver_port(const struct receiver *r);
 /* receiver_sessions - delegate sessions running now (for tests). */
 unsigned receiver_sessions(struct receiver *r);
 
+/*
+ * receiver_changes - does RC (same address) set R up differently? The
+ * settings that differ ("receiver_idle, receiver_allow, spool_dir") are
+ * named in WHAT.
+ */
+bool receiver_changes(const struct receiver *r, const struct receiver_config *rc, char *what,
+		      size_t len);
+
+/*
+ * receiver_close_listener - stop accepting delegates (the port is free at
+ * return); the sessions connected go on with R's settings until they end.
+ * receiver_sessions says when none is left; receiver_stop frees.
+ */
+void receiver_close_listener(struct receiver *r);
+
 /* receiver_stop - stop listening, end the sessions, free; R may be NULL. */
 void receiver_stop(struct receiver *r);
 

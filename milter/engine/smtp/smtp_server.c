@@ -442,16 +442,24 @@ unsigned smtp_server_sessions(struct smtp_server *s)
 	return n;
 }
 
-/* smtp_server_stop - stop listening, end every session, free. */
-void smtp_server_stop(struct smtp_server *s)
+/* smtp_server_close_listener - stop accepting; the sessions go on (see smtp_server.h). */
+void smtp_server_close_listener(struct smtp_server *s)
 {
-	if (!s)
-		return;
+	if (s->listen_fd < 0)
+		return;         /* closed already */
 	if (write(s->wake[1], "x", 1) != 1)
 		abort();        /* a pipe of our own that nobody filled: cannot fail */
 	pthread_join(s->acceptor, NULL);
 	close(s->listen_fd);
 	s->listen_fd = -1;
+}
+
+/* smtp_server_stop - stop listening, end every session, free. */
+void smtp_server_stop(struct smtp_server *s)
+{
+	if (!s)
+		return;
+	smtp_server_close_listener(s);
 	pthread_mutex_lock(&s->lock);
 	s->stopping = true;
 	/* A read shutdown wakes a session waiting for input; it sees EOF,

@@ -135,6 +135,13 @@ unsigned smtp_server_port(const struct smtp_server *s);
 /* smtp_server_sessions - sessions running now (for tests and statistics). */
 unsigned smtp_server_sessions(struct smtp_server *s);
 
+/*
+ * smtp_server_close_listener - stop listening (the port is free again at
+ * return); the sessions running go on until they end. Idempotent; then
+ * smtp_server_stop ends what is left and frees.
+ */
+void smtp_server_close_listener(struct smtp_server *s);
+
 /* smtp_server_stop - stop listening, end every session, free; S may be NULL. */
 void smtp_server_stop(struct smtp_server *s);
 
