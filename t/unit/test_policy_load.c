@@ -144,6 +144,21 @@ static void test_reply_text_without_line_breaks(void **state)
 			  "1-400 printable ASCII characters, no line breaks");
 }
 
+static void test_rule_name_without_control_characters(void **state)
+{
+	char text[400];
+
+	(void)state;
+	assert_load_error("{\"stages\":{\"mail\":[{\"name\":\"a\\nverdict=accept\",\"then\":\"reject\"}]}}",
+			  "test.json:1:28: stages.mail[0].name: expected a rule name of 1-200 bytes "
+			  "without control characters (it goes into log lines and metric labels)");
+	snprintf(text, sizeof(text), "{\"stages\":{\"mail\":[{\"name\":\"%0201d\",\"then\":\"reject\"}]}}", 0);
+	assert_load_error(text, "test.json:1:28: stages.mail[0].name: expected a rule name of 1-200 bytes "
+			  "without control characters (it goes into log lines and metric labels)");
+	snprintf(text, sizeof(text), "{\"stages\":{\"mail\":[{\"name\":\"%0200d\",\"then\":\"reject\"}]}}", 0);
+	policy_unref(load_ok(text));
+}
+
 static void test_wrong_types_are_named(void **state)
 {
 	(void)state;
@@ -473,6 +488,7 @@ int main(void)
 		cmocka_unit_test(test_tempfail_needs_a_4xx_code),
 		cmocka_unit_test(test_enhanced_status_must_match_the_code),
 		cmocka_unit_test(test_reply_text_without_line_breaks),
+		cmocka_unit_test(test_rule_name_without_control_characters),
 		cmocka_unit_test(test_wrong_types_are_named),
 		cmocka_unit_test(test_condition_used_before_its_data_exists),
 		cmocka_unit_test(test_quarantine_needs_the_whole_message),

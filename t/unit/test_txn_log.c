@@ -101,7 +101,7 @@ static void test_json_has_the_line_fields_the_trail_array_and_the_reply(void **s
 static void test_json_trail_splits_entries_not_rule_names_and_keeps_the_quarantine_id(void **state)
 {
 	struct fixture *f = *state;
-	struct policy *p = policy_with(f, "\"rcpt\":[{\"name\":\"two words\",\"then\":"
+	struct policy *p = policy_with(f, "\"rcpt\":[{\"name\":\"two words eom:not one\",\"then\":"
 				       "\"tempfail\"}],\"eom\":[{\"name\":\"keep it\",\"then\":"
 				       "{\"action\":\"quarantine\",\"folder\":\"q\"}}]");
 	struct verdict v;
@@ -112,7 +112,7 @@ static void test_json_trail_splits_entries_not_rule_names_and_keeps_the_quaranti
 
 	assert_int_equal(v.kind, VERDICT_DISCARD);
 	assert_int_equal(json_array_size(rules), 3);
-	assert_string_equal(json_string_value(json_array_get(rules, 0)), "rcpt:two words=tempfail");
+	assert_string_equal(json_string_value(json_array_get(rules, 0)), "rcpt:two words eom:not one=tempfail");
 	assert_string_equal(json_string_value(json_array_get(rules, 2)), "eom:keep it=discard");
 	assert_non_null(id);
 	snprintf(eml, sizeof(eml), "%s/q/%s.eml", f->quarantine, id);

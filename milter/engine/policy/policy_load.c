@@ -17,6 +17,18 @@
 #include "textfile.h"
 
 #define MAX_POLICY_BYTES (16 * 1024 * 1024)
+#define RULE_NAME_MAX 200               /* bytes */
+
+/* valid_rule_name - 1 to RULE_NAME_MAX bytes, none of them a control character (UTF-8 is fine). */
+static bool valid_rule_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return false;
+	return len > 0 && len <= RULE_NAME_MAX;
+}
 
 /* load_rule - one rule object: name, if, then, else. */
 static bool load_rule(struct load_ctx *c, json_t *v, enum stage stage, size_t index,
@@ -34,6 +46,13 @@ static bool load_rule(struct load_ctx *c, json_t *v, enum stage stage, size_t in
 		return false;
 	ok = lctx_check_keys(c, v, keys);
 	name = lctx_string_member(c, v, "name", false);
+	if (name && !valid_rule_name(name)) {
+		lctx_push_key(c, "name");
+		lctx_error(c, "expected a rule name of 1-%d bytes without control characters "
+			   "(it goes into log lines and metric labels)", RULE_NAME_MAX);
+		lctx_pop(c);
+		ok = false;
+	}
 	if (name)
 		r->name = xstrdup(name);
 	else

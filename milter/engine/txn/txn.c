@@ -89,25 +89,25 @@ const char *txn_log_id(const struct txn *t)
 	return t->queue_id && *t->queue_id ? t->queue_id : "NOQUEUE";
 }
 
-/* txn_note - append to the trail of decisions: the message's, or the connection's. */
+/* txn_note - append an entry to the trail of decisions: the message's, or the connection's. */
 void txn_note(struct txn *t, const char *fmt, ...)
 {
-	char *trail = t->msg ? t->msg->trail : t->trail;
-	size_t *len = t->msg ? &t->msg->trail_len : &t->trail_len;
-	size_t room = TXN_TRAIL_MAX - *len;
+	struct txn_trail *tr = t->msg ? &t->msg->trail : &t->trail;
+	size_t room = TXN_TRAIL_MAX - tr->len;
 	va_list ap;
 	int n;
 
-	if (room <= 1)
+	if (room <= 2 || tr->count == TXN_TRAIL_ENTRIES)
 		return;
-	if (*len)
-		trail[(*len)++] = ' ', room--;
+	if (tr->len)
+		tr->text[tr->len++] = ' ', room--;
+	tr->starts[tr->count++] = (uint16_t)tr->len;
 	va_start(ap, fmt);
-	n = vsnprintf(trail + *len, room, fmt, ap);
+	n = vsnprintf(tr->text + tr->len, room, fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		*len += (size_t)n < room ? (size_t)n : room - 1;
-	trail[*len] = '\0';
+		tr->len += (size_t)n < room ? (size_t)n : room - 1;
+	tr->text[tr->len] = '\0';
 }
 
 /* decide - evaluate STAGE unless already decided, and remember a decision. */
@@ -267,8 +267,30 @@ const struct policy *txn_policy(const struct txn *t) { return t->policy; }
 const char *txn_queue_id(const struct txn *t) { return t->queue_id; }
 const char *txn_client_addr(const struct txn *t) { return t->client_addr; }
 
+/* trail_of - the trail that counts now: the message's, or the connection's. */
+static const struct txn_trail *trail_of(const struct txn *t)
+{
+	return t->msg ? &t->msg->trail : &t->trail;
+}
+
 /* txn_trail - the decisions so far: the connection's, then the message's. */
 const char *txn_trail(const struct txn *t)
 {
-	return t->msg ? t->msg->trail : t->trail;
+	return trail_of(t)->text;
+}
+
+/* txn_trail_count - how many entries the trail has. */
+size_t txn_trail_count(const struct txn *t)
+{
+	return trail_of(t)->count;
+}
+
+/* txn_trail_entry - entry I of the trail: where it starts in txn_trail, its length in *LEN. */
+const char *txn_trail_entry(const struct txn *t, size_t i, size_t *len)
+{
+	const struct txn_trail *tr = trail_of(t);
+	size_t end = i + 1 < tr->count ? tr->starts[i + 1] - 1u : tr->len;
+
+	*len = end - tr->starts[i];
+	return tr->text + tr->starts[i];
 }

@@ -227,6 +227,9 @@ size_t txn_edit_count(const struct txn *t);
 const struct header_edit *txn_edit(const struct txn *t, size_t i);
 uint64_t txn_delegation_ms(const struct txn *t);        /* total time in delegations */
 const char *txn_trail(const struct txn *t);
+/* The trail's entries, each "stage:rule=what" (a rule name may hold spaces); I < count. */
+size_t txn_trail_count(const struct txn *t);
+const char *txn_trail_entry(const struct txn *t, size_t i, size_t *len);
 /* txn_quarantine_id - the id of the message's quarantine copy (qstore.h), or "" (borrowed). */
 const char *txn_quarantine_id(const struct txn *t);
 /* txn_set_quarantine_id - note that id (the quarantine hook, once the copy is stored). */

@@ -22,6 +22,19 @@
 #include "txn.h"
 
 #define TXN_TRAIL_MAX 512
+#define TXN_TRAIL_ENTRIES 64    /* "eom:x=accept" is 12 bytes: more never fit */
+
+/*
+ * The trail of decisions: entries ("stage:rule=what") joined by spaces, as
+ * the text log line shows it, and where each entry starts (a rule's name
+ * may hold spaces, so the text alone cannot be split again).
+ */
+struct txn_trail {
+	char text[TXN_TRAIL_MAX];
+	size_t len;
+	uint16_t starts[TXN_TRAIL_ENTRIES];
+	size_t count;
+};
 
 struct edit_list {
 	size_t count;
@@ -60,8 +73,7 @@ struct txn_msg {
 	struct headers imported;        /* imported since the delivered message was set */
 	char *render_path;              /* it with the imported fields written in, once asked */
 
-	char trail[TXN_TRAIL_MAX];      /* the connection's trail, then the message's */
-	size_t trail_len;
+	struct txn_trail trail;         /* the connection's trail, then the message's */
 };
 
 /* One connection. */
@@ -79,8 +91,7 @@ struct txn {
 	char *helo;
 	struct verdict conn_verdict;    /* decided at connect or helo */
 	struct edit_list conn_edits;    /* header actions at connect/helo */
-	char trail[TXN_TRAIL_MAX];      /* decisions at connect and helo */
-	size_t trail_len;
+	struct txn_trail trail;         /* decisions at connect and helo */
 
 	struct txn_msg *msg;            /* the current message, or NULL */
 };

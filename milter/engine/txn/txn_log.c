@@ -47,36 +47,20 @@ void txn_log_format(const struct txn *t, struct verdict v, const struct txn_log_
 		 txn_trail(t), verdict_name(v.kind), reply, *qrn ? " quarantine=" : "", qrn, tail);
 }
 
-/* starts_entry - does P (after a space of the trail) start a "stage:" entry? */
-static bool starts_entry(const char *p)
-{
-	for (int s = 0; s < STAGE_COUNT; s++) {
-		size_t n = strlen(stage_name(s));
-
-		if (strncmp(p, stage_name(s), n) == 0 && p[n] == ':')
-			return true;
-	}
-	return false;
-}
-
-/* trail_array - the trail's entries, split at each space that starts a "stage:" entry. */
-static json_t *trail_array(const char *trail)
+/* trail_array - the trail's entries as strings. */
+static json_t *trail_array(const struct txn *t)
 {
 	json_t *a = json_array();
-	const char *start = trail;
 	char entry[TRAIL_ENTRY_MAX];
 
-	if (!*trail)
-		return a;
-	for (const char *p = trail;; p++) {
-		if (*p && !(*p == ' ' && starts_entry(p + 1)))
-			continue;
-		snprintf(entry, sizeof(entry), "%.*s", (int)(p - start), start);
+	for (size_t i = 0; i < txn_trail_count(t); i++) {
+		size_t len;
+		const char *text = txn_trail_entry(t, i, &len);
+
+		snprintf(entry, sizeof(entry), "%.*s", (int)len, text);
 		json_array_append_new(a, log_json_string(entry));
-		if (!*p)
-			return a;
-		start = p + 1;
 	}
+	return a;
 }
 
 /* reply_object - {"code","status","text"} of R, or null. */
@@ -101,7 +85,7 @@ json_t *txn_log_json(const struct txn *t, struct verdict v, const struct txn_log
 	json_object_set_new(o, "rcpts", json_integer((json_int_t)txn_rcpt_count(t)));
 	json_object_set_new(o, "size", json_integer((json_int_t)txn_message_size(t)));
 	json_object_set_new(o, "delegation_ms", json_integer((json_int_t)txn_delegation_ms(t)));
-	json_object_set_new(o, "rules", trail_array(txn_trail(t)));
+	json_object_set_new(o, "rules", trail_array(t));
 	json_object_set_new(o, "verdict", json_string(verdict_name(v.kind)));
 	json_object_set_new(o, "reply", reply_object(v.reply));
 	json_object_set_new(o, "quarantine_id", *qt ? log_json_string(qt) : json_null());

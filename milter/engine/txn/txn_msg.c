@@ -27,8 +27,7 @@ struct txn_msg *txn_msg_new(const struct txn *t)
 {
 	struct txn_msg *m = xcalloc(1, sizeof(*m));
 
-	memcpy(m->trail, t->trail, t->trail_len + 1);
-	m->trail_len = t->trail_len;
+	m->trail = t->trail;
 	return m;
 }
 
