@@ -4,8 +4,10 @@
  *
  * The runtime is created once in the main thread before libmilter starts
  * and freed after it stopped; in between it is only read (and updated under
- * its own lock after a reload).
+ * its own lock after a reload). The reload thread never ends: runtime_lock
+ * keeps a SIGHUP at shutdown from updating a runtime being freed.
  */
+#include <pthread.h>
 #include <stddef.h>
 
 #include "delegation.h"
@@ -16,6 +18,7 @@
 #include "quarantine.h"
 
 static struct delegation *runtime;
+static pthread_mutex_t runtime_lock = PTHREAD_MUTEX_INITIALIZER;       /* reload against stop */
 
 /* milter_hooks_start - start the delegation runtime and install the hooks. */
 bool milter_hooks_start(void)
@@ -41,14 +44,18 @@ void milter_hooks_reloaded(void)
 	struct policy *p = policy_store_current();
 	char err[512];
 
+	pthread_mutex_lock(&runtime_lock);
 	if (p && runtime && !delegation_update(runtime, p, err, sizeof(err)))
 		log_msg(LOG_ERR, "after reload: %s (delegations to that service will fail)", err);
+	pthread_mutex_unlock(&runtime_lock);
 	policy_unref(p);
 }
 
 /* milter_hooks_stop - stop receivers and clients. */
 void milter_hooks_stop(void)
 {
+	pthread_mutex_lock(&runtime_lock);
 	delegation_stop(runtime);
 	runtime = NULL;
+	pthread_mutex_unlock(&runtime_lock);
 }

@@ -153,6 +153,21 @@ unlike "$(cat "$log")" "receiver 127\.0\.0\.1:$recv: .* changed" "the unchanged 
 reload 'del(.services.guarded)' "receiver 127.0.0.1:$guarded: no service uses it now"
 guarded_closed() { ! port_listening "$guarded"; }
 check "a reload that drops the last service of a receiver stops it listening" wait_until 5 guarded_closed
+# The pool's receiver, under way with clamsmtpd's kept connections: each
+# pair finishes its message on the old listener, is sent on with 421 at the
+# next, and our client retries that one on a new pair (the new listener).
+"$load" -s 2 -m 400 -l 500 -o "$PEERS_DIR/during-reload.txt" "127.0.0.1:$POSTFIX_PORT" >/dev/null 2>&1 &
+during_pid=$!
+peers_track "$during_pid"
+sleep 2
+mark=$(wc -l <"$log")
+reload '.services.pool.receiver_idle = "50s" | .services.hole.receiver_idle = "50s"' \
+	"receiver 127.0.0.1:$recv: receiver_idle changed"
+wait_until 120 pid_gone "$during_pid"
+is "$(awk '$4 == 250' "$PEERS_DIR/during-reload.txt" | wc -l)" 400 \
+	"a reload that changes the receiver under load: every message is accepted"
+unlike "$(tail -n +"$mark" "$log")" "result=(error|timeout|missing)" "... no delegation failed"
+like "$(tail -n +"$mark" "$log")" "retried=1" "... the pairs on the old listener were sent on and retried"
 "$load" -s 1 -m 3 -l 500 -o "$PEERS_DIR/after-reload.txt" "127.0.0.1:$POSTFIX_PORT" >/dev/null 2>&1
 is "$(awk '$4 == 250' "$PEERS_DIR/after-reload.txt" | wc -l)" 3 "mail is scanned and accepted after the reloads"
 check "the milter is still running" kill -0 "$milter_pid"

@@ -4,7 +4,8 @@
  * transaction; copies without an id, with an unknown, malformed or replayed
  * id are refused with 550; a late copy is acknowledged and dropped; hundreds
  * of transactions wait at once while the receiver keeps serving; a closed
- * listener lets the delegates connected finish (a reload's new settings).
+ * listener lets the delegates connected finish their copy, then sends
+ * them on with 421 (a reload's new settings).
  */
 #include "test_support.h"
 #include "smtp_client.h"
@@ -408,6 +409,9 @@ static void test_a_closed_listener_lets_connected_delegates_finish(void **state)
 	client_reply(&c, reply, sizeof(reply));
 	assert_string_equal(reply, "250 2.0.0 Ok: copy handed over\r\n");
 	assert_int_equal(receiver_sessions(f->receiver), 1);
+	client_send(&c, "MAIL FROM:<a@example.com>\r\n");  /* the filter's pooled pair, next message */
+	client_expect(&c, "421 4.3.2 Error: this listener was closed, connect again");
+	assert_true(client_closed(&c));
 	client_close(&c);
 	path = corr_take_copy(f->table, e);
 	assert_non_null(path);

@@ -43,6 +43,17 @@ static bool stopping(struct smtp_session *s)
 	return stop;
 }
 
+/* draining - has the server closed its listener (no new transaction)? */
+static bool draining(struct smtp_session *s)
+{
+	bool drain;
+
+	pthread_mutex_lock(&s->server->lock);
+	drain = s->server->draining;
+	pthread_mutex_unlock(&s->server->lock);
+	return drain;
+}
+
 /* say - queue a reply of the server's own; 421 ends the session. */
 static void say(struct smtp_session *s, int code, const char *text)
 {
@@ -82,6 +93,7 @@ static void end_message(struct smtp_session *s)
 {
 	s->state = SMTP_READY;
 	s->rcpt_count = 0;
+	s->messages++;
 }
 
 /* bad_command - count a command error (too many end the session). */
@@ -234,6 +246,12 @@ static void cmd_mail(struct smtp_session *s, char *args)
 	}
 	if (s->state == SMTP_IN_MAIL) {
 		bad_command(s, 503, "5.5.1 Error: nested MAIL command");
+		return;
+	}
+	if (s->messages > 0 && draining(s)) {
+		/* Its first message goes through (it connected in time); after
+		 * that the client connects again and reaches the new listener. */
+		say(s, 421, "4.3.2 Error: this listener was closed, connect again");
 		return;
 	}
 	if (!parse_path(args, "FROM:", &addr, &rest)) {

@@ -442,7 +442,22 @@ unsigned smtp_server_sessions(struct smtp_server *s)
 	return n;
 }
 
-/* smtp_server_close_listener - stop accepting; the sessions go on (see smtp_server.h). */
+/* accept_pending - start sessions for the connections queued on the listener (it is non-blocking now). */
+static void accept_pending(struct smtp_server *s)
+{
+	struct pollfd p = { .fd = s->listen_fd, .events = POLLIN };
+
+	if (fcntl(s->listen_fd, F_SETFL, O_NONBLOCK) != 0)
+		return;
+	while (poll(&p, 1, 0) == 1 && (p.revents & POLLIN))
+		accept_one(s);
+}
+
+/*
+ * smtp_server_close_listener - stop accepting; the sessions go on (see
+ * smtp_server.h). Connections the kernel queued already are taken, not
+ * reset.
+ */
 void smtp_server_close_listener(struct smtp_server *s)
 {
 	if (s->listen_fd < 0)
@@ -450,8 +465,16 @@ void smtp_server_close_listener(struct smtp_server *s)
 	if (write(s->wake[1], "x", 1) != 1)
 		abort();        /* a pipe of our own that nobody filled: cannot fail */
 	pthread_join(s->acceptor, NULL);
+	pthread_mutex_lock(&s->lock);
+	s->draining = true;
+	pthread_mutex_unlock(&s->lock);
+	accept_pending(s);
 	close(s->listen_fd);
 	s->listen_fd = -1;
+	for (int i = 0; i < 2; i++) {   /* no acceptor left to wake */
+		close(s->wake[i]);
+		s->wake[i] = -1;
+	}
 }
 
 /* smtp_server_stop - stop listening, end every session, free. */

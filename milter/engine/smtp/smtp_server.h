@@ -137,8 +137,12 @@ unsigned smtp_server_sessions(struct smtp_server *s);
 
 /*
  * smtp_server_close_listener - stop listening (the port is free again at
- * return); the sessions running go on until they end. Idempotent; then
- * smtp_server_stop ends what is left and frees.
+ * return; connections already queued are served, not reset). The sessions
+ * running go on: a message in progress, and each session's first one, is
+ * received as usual; a session that has had a message answers its next
+ * MAIL with "421 4.3.2" and ends, so that a client keeping connections
+ * (a filter's pool) moves to whatever listens on the port now.
+ * Idempotent; then smtp_server_stop ends what is left and frees.
  */
 void smtp_server_close_listener(struct smtp_server *s);
 

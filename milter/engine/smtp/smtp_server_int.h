@@ -35,6 +35,7 @@ struct smtp_server {
 	pthread_cond_t ended;           /* a session thread ended */
 	unsigned session_count;
 	bool stopping;
+	bool draining;                  /* listener closed: no new transaction (smtp_server_close_listener) */
 	struct smtp_session *sessions;  /* running sessions (for stop) */
 };
 
@@ -55,6 +56,7 @@ struct smtp_session {
 	bool esmtp;
 	bool closing;                   /* end after the pending replies */
 	unsigned rcpt_count;
+	unsigned messages;              /* answered at the end of data */
 	unsigned errors;
 	bool line_crlf;                 /* the last line read ended with CRLF */
 	bool line_bare_cr;              /* the last line (or piece) read holds a CR */
