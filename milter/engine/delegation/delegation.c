@@ -34,9 +34,9 @@ struct pool_slot {
 /*
  * A receiver. A reload that changes its settings or drops the last service
  * using it moves it to the draining list: it stops listening at once (the
- * new one may take the port), the delegates connected to it finish with
- * its old settings (a filter's connection ends once ours has been idle for
- * delegator.idle), and a later reload, or the end, frees it.
+ * new one may take the port), each delegate connected to it finishes its
+ * copy with the old settings and gets 421 at its next MAIL (see
+ * smtp_server_close_listener), and a later reload, or the end, frees it.
  */
 struct receiver_slot {
 	struct endpoint address;
