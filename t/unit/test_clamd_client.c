@@ -29,15 +29,25 @@ static char *write_message(size_t len)
 	return text;
 }
 
+/* scan_message - clamd_scan of the message file against TO. */
+static void scan_message(const struct clamd_target *to, unsigned timeout_ms, struct clamd_result *res)
+{
+	int fd = open(msg_path, O_RDONLY | O_CLOEXEC);
+	struct clamd_scan_request req = { .fd = fd, .timeout_ms = timeout_ms };
+
+	assert_true(fd >= 0);
+	clamd_scan(to, &req, res);
+	close(fd);
+}
+
 /* scan - clamd_scan of the message file against F. */
 static void scan(struct fake *f, bool tcp, enum clamd_stream stream, unsigned timeout_ms,
 		 struct clamd_result *res)
 {
 	struct endpoint ep = { .host = "127.0.0.1", .port = f->port };
 	struct clamd_target to = { .socket_path = tcp ? NULL : f->path, .tcp = &ep, .stream = stream };
-	struct clamd_scan_request req = { .path = msg_path, .timeout_ms = timeout_ms };
 
-	clamd_scan(&to, &req, res);
+	scan_message(&to, timeout_ms, res);
 }
 
 static int setup(void **state)
@@ -165,26 +175,30 @@ static void test_silent_clamd_is_a_timeout_not_a_hang(void **state)
 static void test_no_clamd_is_a_connect_failure(void **state)
 {
 	struct clamd_target to = { .socket_path = "/nonexistent/clamd.sock" };
-	struct clamd_scan_request req = { .path = msg_path, .timeout_ms = 1000 };
 	struct clamd_result res;
 
 	(void)state;
 	free(write_message(100));
-	clamd_scan(&to, &req, &res);
+	scan_message(&to, 1000, &res);
 	assert_int_equal(res.verdict, CLAMD_FAILED);
 	assert_string_equal(res.error, "connect /nonexistent/clamd.sock: No such file or directory");
 }
 
-static void test_unreadable_message_fails_before_connecting(void **state)
+static void test_unseekable_message_fails_before_connecting(void **state)
 {
 	struct clamd_target to = { .socket_path = "/nonexistent/clamd.sock" };
-	struct clamd_scan_request req = { .path = "/nonexistent/msg", .timeout_ms = 1000 };
+	int pipe_fds[2];
+	struct clamd_scan_request req = { .timeout_ms = 1000 };
 	struct clamd_result res;
 
 	(void)state;
+	assert_int_equal(pipe(pipe_fds), 0);
+	req.fd = pipe_fds[0];
 	clamd_scan(&to, &req, &res);
 	assert_int_equal(res.verdict, CLAMD_FAILED);
-	assert_string_equal(res.error, "open /nonexistent/msg: No such file or directory");
+	assert_string_equal(res.error, "rewind the message: Illegal seek");
+	close(pipe_fds[0]);
+	close(pipe_fds[1]);
 }
 
 /* parsed - clamd_parse_reply of TEXT (LEN bytes). */
@@ -250,7 +264,7 @@ int main(void)
 		T(test_close_without_reply_is_a_failure),
 		T(test_silent_clamd_is_a_timeout_not_a_hang),
 		T(test_no_clamd_is_a_connect_failure),
-		T(test_unreadable_message_fails_before_connecting),
+		T(test_unseekable_message_fails_before_connecting),
 		T(test_reply_parser_reads_every_kind_of_answer),
 		T(test_reply_parser_makes_control_bytes_harmless),
 	};

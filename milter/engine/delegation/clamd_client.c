@@ -4,7 +4,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -148,8 +147,7 @@ static enum sent send_instream(struct scan *s, int file)
 	if (r != SENT_OK)
 		return r;
 	if (n < 0) {
-		fail(s->out, CLAMD_FAILED, "read %s: %s", s->req->path ? s->req->path : "the message",
-		     strerror(errno));
+		fail(s->out, CLAMD_FAILED, "read the message: %s", strerror(errno));
 		return SENT_FAILED;
 	}
 	return send_all(s, "\0\0\0\0", 4);
@@ -219,7 +217,7 @@ static void scan_file(struct scan *s, const struct clamd_target *to, int file)
 		     s->out->reply);
 }
 
-/* clamd_scan - scan REQ's file with the clamd at TO. */
+/* clamd_scan - scan REQ's message with the clamd at TO. */
 void clamd_scan(const struct clamd_target *to, const struct clamd_scan_request *req,
 		struct clamd_result *out)
 {
@@ -228,17 +226,12 @@ void clamd_scan(const struct clamd_target *to, const struct clamd_scan_request *
 	struct scan s = { .fd = -1, .deadline = start + timeout, .req = req, .out = out,
 			  .next_tick = start + (req->progress_interval_ms ? req->progress_interval_ms
 								 : DEFAULT_PROGRESS_MS) };
-	int file = -1;
 
 	*out = (struct clamd_result){ .verdict = CLAMD_FAILED, .mode = "INSTREAM" };
-	if (!req->path && lseek(req->fd, 0, SEEK_SET) != 0)
+	if (lseek(req->fd, 0, SEEK_SET) != 0)
 		fail(out, CLAMD_FAILED, "rewind the message: %s", strerror(errno));
-	else if (req->path && (file = open(req->path, O_RDONLY | O_CLOEXEC)) < 0)
-		fail(out, CLAMD_FAILED, "open %s: %s", req->path, strerror(errno));
 	else
-		scan_file(&s, to, req->path ? file : req->fd);
-	if (file >= 0)
-		close(file);
+		scan_file(&s, to, req->fd);
 	if (s.fd >= 0)
 		close(s.fd);
 	out->elapsed_ms = (unsigned long)(corr_now_ms() - start);

@@ -3,7 +3,7 @@
  *
  * SYNOPSIS
  *	struct clamd_target to = { .socket_path = "/run/clamav/clamd.ctl" };
- *	struct clamd_scan_request req = { .path = file, .timeout_ms = 30000 };
+ *	struct clamd_scan_request req = { .fd = message_fd, .timeout_ms = 30000 };
  *	struct clamd_result res;
  *	clamd_scan(&to, &req, &res);
  *
@@ -30,8 +30,8 @@
  *
  * OWNERSHIP
  *	Everything in the target and the request is borrowed for the call;
- *	the result is filled in by value. The file is opened read-only and
- *	closed before the call returns.
+ *	the result is filled in by value. The message descriptor stays the
+ *	caller's: it is rewound before each scan and never closed.
  *
  * THREAD SAFETY
  *	Thread-safe; no state is kept between calls. SIGPIPE is never raised
@@ -60,8 +60,7 @@ struct clamd_target {
 };
 
 struct clamd_scan_request {
-	const char *path;               /* the message file; NULL: FD */
-	int fd;                         /* the message when PATH is NULL (rewound for each scan) */
+	int fd;                         /* the message, seekable (rewound for each scan) */
 	unsigned timeout_ms;            /* the whole scan; 0: 60 s */
 	/* Called about every progress_interval_ms (0: 2000) while waiting; NULL: not. */
 	void (*progress)(void *arg);
@@ -88,7 +87,7 @@ struct clamd_result {
 	unsigned long elapsed_ms;
 };
 
-/* clamd_scan - scan REQ's file with the clamd at TO; OUT says what came of it. */
+/* clamd_scan - scan REQ's message with the clamd at TO; OUT says what came of it. */
 void clamd_scan(const struct clamd_target *to, const struct clamd_scan_request *req,
 		struct clamd_result *out);
 
