@@ -241,6 +241,50 @@ static void test_pool_members_count_tries_and_show_state_while_their_pool_runs(v
 	assert_int_equal(value(M("member_tries_total{service=\"pool-av\",member=\"a:1\",outcome=\"deferred\"}")), 1);
 }
 
+static void test_two_pools_of_a_reload_sum_active_and_the_newest_says_up(void **state)
+{
+	static const char *const names[] = { "c:3" };
+	struct pool_config cfg = {
+		.service = "pool-two", .names = names, .members = 1, .balance = BALANCE_FAILOVER,
+		.interval_ms = 1000, .backoff_max_ms = 8000,
+	};
+	const char *up = M("member_up{service=\"pool-two\",member=\"c:3\"}");
+	const char *active = M("member_active{service=\"pool-two\",member=\"c:3\"}");
+	struct pool *old_pool, *new_pool;
+	bool tried[1] = { false };
+	size_t m;
+
+	(void)state;
+	metrics_enable(0);
+	old_pool = pool_new(&cfg, 0);
+	assert_int_equal(pool_acquire(old_pool, tried, &m), POOL_PICKED);
+	new_pool = pool_new(&cfg, 0);   /* the reload's */
+	assert_int_equal(pool_acquire(new_pool, tried, &m), POOL_PICKED);
+	assert_int_equal(value(active), 2);
+	/* The old pool's last message fails: its view of the member is not the gauge. */
+	pool_done(old_pool, 0, POOL_DEFERRED, "421 going away", 10);
+	assert_int_equal(value(up), 1);
+	assert_int_equal(value(active), 1);
+	pool_done(new_pool, 0, POOL_DEFERRED, "421 going away", 20);
+	assert_int_equal(value(up), 0);
+	pool_probed(old_pool, 0, true, NULL, 1000);
+	assert_int_equal(value(up), 0);
+	/* The newer pool stops first (another reload): the older one writes again. */
+	assert_int_equal(pool_acquire(new_pool, tried, &m), POOL_ALL_DOWN);
+	pool_free(new_pool);
+	assert_true(shown(up));
+	pool_probed(old_pool, 0, true, NULL, 2000);
+	assert_int_equal(value(up), 1);
+	/* A pool stopped with a try counted as running takes it off the gauge. */
+	assert_int_equal(pool_acquire(old_pool, tried, &m), POOL_PICKED);
+	assert_int_equal(value(active), 1);
+	pool_free(old_pool);
+	assert_false(shown(up));
+	new_pool = pool_new(&cfg, 0);
+	assert_int_equal(value(active), 0);
+	pool_free(new_pool);
+}
+
 /* clamd_policy - a policy whose clamd service "scan" has the one member ADDRESS. */
 static struct policy *clamd_policy(const char *address)
 {
@@ -310,6 +354,7 @@ int main(void)
 		cmocka_unit_test(test_gauges_move_both_ways_and_read_sources),
 		cmocka_unit_test(test_nexthop_family_only_for_the_shim),
 		cmocka_unit_test(test_pool_members_count_tries_and_show_state_while_their_pool_runs),
+		cmocka_unit_test(test_two_pools_of_a_reload_sum_active_and_the_newest_says_up),
 		cmocka_unit_test(test_a_reload_stops_the_old_pool_once_no_policy_has_it),
 		cmocka_unit_test_setup_teardown(test_store_binds_rules_and_services_and_counts_what_ran,
 						setup, teardown),

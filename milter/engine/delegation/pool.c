@@ -60,8 +60,8 @@ struct pool *pool_new(const struct pool_config *cfg, uint64_t now_ms)
 		p->members[i].name = xstrdup(cfg->names && cfg->names[i] ? cfg->names[i] : "?");
 		p->members[i].up = true;
 		p->members[i].next_probe_ms = now_ms + cfg->interval_ms;
-		p->members[i].metrics = metrics_member_get(p->service, p->members[i].name);
-		metrics_member_state(p->members[i].metrics, true, 0);
+		p->members[i].metrics = metrics_member_get(p->service, p->members[i].name, p);
+		metrics_member_up(p->members[i].metrics, p, true);
 	}
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_init(&attr);
@@ -79,7 +79,8 @@ void pool_free(struct pool *p)
 	pthread_cond_destroy(&p->freed);
 	pthread_mutex_destroy(&p->lock);
 	for (size_t i = 0; i < p->cfg.members; i++) {
-		metrics_member_release(p->members[i].metrics);
+		metrics_member_active(p->members[i].metrics, -(int)p->members[i].active);
+		metrics_member_release(p->members[i].metrics, p);
 		free(p->members[i].name);
 	}
 	free(p->members);
@@ -107,7 +108,7 @@ enum pool_pick pool_acquire(struct pool *p, const bool *tried, size_t *member)
 		if (p->cfg.max_concurrent && m->active >= p->cfg.max_concurrent)
 			continue;
 		m->active++;
-		metrics_member_state(m->metrics, m->up, m->active);
+		metrics_member_active(m->metrics, 1);
 		*member = i;
 		pick = POOL_PICKED;
 	}
@@ -161,8 +162,10 @@ enum pool_change pool_done(struct pool *p, size_t member, enum pool_outcome outc
 	enum pool_change change;
 
 	pthread_mutex_lock(&p->lock);
-	if (m->active > 0)
+	if (m->active > 0) {
 		m->active--;
+		metrics_member_active(m->metrics, -1);
+	}
 	if (outcome == POOL_ACCEPTED)
 		m->served++;
 	else if (!healthy)
@@ -171,7 +174,7 @@ enum pool_change pool_done(struct pool *p, size_t member, enum pool_outcome outc
 	change = healthy && m->up ? POOL_SAME : mark(p, m, healthy, now_ms);
 	note_change(p, member, change, why);
 	metrics_member_try(m->metrics, outcome);
-	metrics_member_state(m->metrics, m->up, m->active);
+	metrics_member_up(m->metrics, p, m->up);
 	pthread_cond_broadcast(&p->freed);
 	pthread_mutex_unlock(&p->lock);
 	return change;
@@ -222,8 +225,7 @@ enum pool_change pool_probed(struct pool *p, size_t member, bool healthy, const 
 	p->members[member].probing = false;
 	change = mark(p, &p->members[member], healthy, now_ms);
 	note_change(p, member, change, why);
-	metrics_member_state(p->members[member].metrics, p->members[member].up,
-			     p->members[member].active);
+	metrics_member_up(p->members[member].metrics, p, p->members[member].up);
 	pthread_mutex_unlock(&p->lock);
 	return change;
 }

@@ -203,17 +203,25 @@ struct metrics_series *metrics_series_get(enum metrics_family family, const char
 	return series_get(family, name, NULL);
 }
 
-/* metrics_member_get - the member's series, one more pool using it. */
-struct metrics_series *metrics_member_get(const char *service, const char *member)
+/* metrics_member_get - the member's series, one more pool using it: POOL, the newest. */
+struct metrics_series *metrics_member_get(const char *service, const char *member,
+					  const void *pool)
 {
-	return series_get(METRICS_MEMBERS, service, member);
+	struct metrics_series *s = series_get(METRICS_MEMBERS, service, member);
+
+	atomic_store(&s->up_writer, pool);
+	return s;
 }
 
-/* metrics_member_release - one pool fewer using S. */
-void metrics_member_release(struct metrics_series *s)
+/* metrics_member_release - one pool fewer using S; if POOL wrote member_up, the next to write takes it. */
+void metrics_member_release(struct metrics_series *s, const void *pool)
 {
-	if (s)
-		atomic_fetch_sub(&s->pools, 1);
+	const void *writer = pool;
+
+	if (!s)
+		return;
+	atomic_compare_exchange_strong(&s->up_writer, &writer, NULL);
+	atomic_fetch_sub(&s->pools, 1);
 }
 
 /* metrics_member_try - one try on S with OUTCOME. */
@@ -223,13 +231,22 @@ void metrics_member_try(struct metrics_series *s, unsigned outcome)
 		add(&s->outcome[outcome], 1);
 }
 
-/* metrics_member_state - S's gauges. */
-void metrics_member_state(struct metrics_series *s, bool up, unsigned active)
+/* metrics_member_up - S's member_up, if POOL writes it (or nobody does: POOL takes it). */
+void metrics_member_up(struct metrics_series *s, const void *pool, bool up)
 {
+	const void *writer = NULL;
+
 	if (!s)
 		return;
-	atomic_store_explicit(&s->up, up, memory_order_relaxed);
-	atomic_store_explicit(&s->active, active, memory_order_relaxed);
+	if (atomic_compare_exchange_strong(&s->up_writer, &writer, pool) || writer == pool)
+		atomic_store_explicit(&s->up, up, memory_order_relaxed);
+}
+
+/* metrics_member_active - DELTA more tries running on S. */
+void metrics_member_active(struct metrics_series *s, int delta)
+{
+	if (s)
+		atomic_fetch_add_explicit(&s->active, delta, memory_order_relaxed);
 }
 
 /* metrics_rule_hit - one hit for S. */

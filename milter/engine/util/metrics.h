@@ -82,8 +82,9 @@ struct metrics_series {
 	atomic_uint_fast64_t outcome[METRICS_OUTCOMES];        /* services; members */
 	struct metrics_histogram latency;                       /* services */
 	atomic_int_fast64_t pools;      /* members: running pools that have it (gauges shown if > 0) */
-	atomic_int_fast64_t up;         /* members: 1 up, 0 down */
-	atomic_int_fast64_t active;     /* members: tries running on it now */
+	atomic_int_fast64_t up;         /* members: 1 up, 0 down, as UP_WRITER sees it */
+	const void *_Atomic up_writer;  /* members: the newest running pool that has it, or NULL */
+	atomic_int_fast64_t active;     /* members: tries running on it now, in every pool */
 };
 
 enum metrics_family { METRICS_RULES, METRICS_SERVICES, METRICS_MEMBERS, METRICS_FAMILIES };
@@ -135,19 +136,26 @@ void metrics_delegation(struct metrics_series *s, unsigned outcome, uint64_t ms)
 
 /*
  * metrics_member_get - the series of pool member MEMBER of SERVICE, made if
- * new, for a pool that starts (its gauges are shown until every such pool
- * called metrics_member_release). Takes the registry's mutex.
+ * new, for POOL, which starts (its gauges are shown until every such pool
+ * called metrics_member_release). During a reload two pools can have one
+ * member: member_active sums their tries, and member_up is the newest
+ * pool's view (an older one writes it again only once the newer stopped).
+ * Takes the registry's mutex.
  */
-struct metrics_series *metrics_member_get(const char *service, const char *member);
+struct metrics_series *metrics_member_get(const char *service, const char *member,
+					  const void *pool);
 
-/* metrics_member_release - a pool that had S stopped. */
-void metrics_member_release(struct metrics_series *s);
+/* metrics_member_release - POOL, which had S, stopped. */
+void metrics_member_release(struct metrics_series *s, const void *pool);
 
 /* metrics_member_try - one try on the member S ended with OUTCOME (enum pool_outcome). */
 void metrics_member_try(struct metrics_series *s, unsigned outcome);
 
-/* metrics_member_state - S is UP (or not) with ACTIVE tries running (counted even when disabled). */
-void metrics_member_state(struct metrics_series *s, bool up, unsigned active);
+/* metrics_member_up - POOL sees S up (or not); counted even when disabled. */
+void metrics_member_up(struct metrics_series *s, const void *pool, bool up);
+
+/* metrics_member_active - DELTA (+1, -1) tries running on S; counted even when disabled. */
+void metrics_member_active(struct metrics_series *s, int delta);
 
 /*
  * metrics_render - every series in the Prometheus text format (version
