@@ -5,11 +5,13 @@
  * id are refused with 550; a late copy is acknowledged and dropped; hundreds
  * of transactions wait at once while the receiver keeps serving; a closed
  * listener lets the delegates connected finish their copy, then sends
- * them on with 421 (a reload's new settings).
+ * them on with 421 (a reload's new settings); a successor shares the
+ * listening socket, so the port is never free during the hand-over.
  */
 #include "test_support.h"
 #include "smtp_client.h"
 
+#include <errno.h>
 #include <pthread.h>
 
 #include "correlation.h"
@@ -420,6 +422,48 @@ static void test_a_closed_listener_lets_connected_delegates_finish(void **state)
 	corr_release(f->table, e);
 }
 
+/* port_taken - does binding 127.0.0.1:PORT fail with EADDRINUSE (someone listens there)? */
+static bool port_taken(unsigned port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	bool taken;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(fd >= 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+	taken = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 && errno == EADDRINUSE;
+	close(fd);
+	return taken;
+}
+
+static void test_a_successor_takes_the_listener_over_with_no_gap(void **state)
+{
+	struct fixture *f = *state;
+	unsigned port = receiver_port(f->receiver);
+	struct endpoint addr = { .host = "127.0.0.1", .port = port };
+	struct receiver_config rc = { .address = &addr, .spool_dir = f->spool, .idle_ms = 300,
+				      .takes_over = f->receiver };
+	struct smtp_test_client c = { .fd = -1 };
+	struct receiver *next;
+	char err[256];
+
+	next = receiver_start(&rc, f->table, err, sizeof(err));
+	if (!next)
+		fail_msg("receiver_start: %s", err);
+	assert_int_equal(receiver_port(next), port);
+	receiver_close_listener(f->receiver);
+	/* Nobody else can have the port now, and a delegate connecting gets the successor. */
+	assert_true(port_taken(port));
+	client_connect(&c, port);
+	client_expect(&c, "220 ");
+	assert_int_equal(receiver_sessions(next), 1);
+	assert_int_equal(receiver_sessions(f->receiver), 0);
+	client_expect(&c, "421 ");      /* the successor's receiver_idle, 300 ms */
+	client_close(&c);
+	receiver_stop(next);
+}
+
 static void test_changes_name_the_settings_that_differ(void **state)
 {
 	struct fixture *f = *state;
@@ -457,6 +501,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hundreds_wait_while_the_receiver_serves, setup, teardown),
 		cmocka_unit_test(test_public_address_needs_explicit_consent),
 		cmocka_unit_test_setup_teardown(test_a_closed_listener_lets_connected_delegates_finish, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_successor_takes_the_listener_over_with_no_gap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_changes_name_the_settings_that_differ, setup, teardown),
 	};
 

@@ -212,22 +212,29 @@ static bool add_receiver(struct delegation *d, const struct service *s, const ch
 		.idle_ms = (unsigned)s->receiver_idle_ms, .spool_dir = spool_dir,
 		.allow = s->receiver_allow, .allow_count = s->receiver_allow_count,
 	};
-	struct receiver_slot *r = find_receiver(d, &s->receiver);
+	struct receiver_slot *r = find_receiver(d, &s->receiver), *old = NULL;
 	struct receiver *rcv;
 	char changed[128];
 
 	if (r && receiver_changes(r->receiver, &cfg, changed, sizeof(changed))) {
-		log_msg(LOG_NOTICE, "service %s: receiver %s:%u: %s changed: a new listener takes over; "
-			"the delegates connected now finish with the old settings", s->name,
-			s->receiver.host, s->receiver.port, changed);
-		drain_receiver(d, r);
+		old = r;
+		cfg.takes_over = old->receiver;
 		r = NULL;
 	}
 	if (r)
 		return r->wanted = true;
 	rcv = receiver_start(&cfg, d->table, err, errlen);
-	if (!rcv)
+	if (!rcv) {
+		if (old)
+			old->wanted = true;     /* goes on listening, with its settings */
 		return false;
+	}
+	if (old) {
+		log_msg(LOG_NOTICE, "service %s: receiver %s:%u: %s changed: a new listener takes over; "
+			"the delegates connected now finish with the old settings", s->name,
+			s->receiver.host, s->receiver.port, changed);
+		drain_receiver(d, old);
+	}
 	r = xcalloc(1, sizeof(*r));
 	r->address.host = xstrdup(s->receiver.host);
 	r->address.port = s->receiver.port;

@@ -325,6 +325,7 @@ struct receiver *receiver_start(const struct receiver_config *rc, struct corr_ta
 		.max_message_size = RECEIVER_MAX_SIZE,
 		.command_timeout_ms = rc->idle_ms ? rc->idle_ms : 60 * 1000,
 		.data_timeout_ms = 5 * 60 * 1000,
+		.listener_of = rc->takes_over ? rc->takes_over->server : NULL,
 	};
 	struct receiver *r;
 

@@ -39,6 +39,10 @@ struct receiver_config {
 	const char *spool_dir;
 	const struct cidr *allow;       /* allow_count networks that may connect (only they); */
 	size_t allow_count;             /* 0: anyone may (the id check still applies) */
+	/* A running receiver on the same address whose listening socket this
+	 * one shares, to replace it (then receiver_close_listener on the old
+	 * one): the port is never free during the hand-over. NULL: bind. */
+	const struct receiver *takes_over;
 };
 
 /*
@@ -65,7 +69,7 @@ bool receiver_changes(const struct receiver *r, const struct receiver_config *rc
 
 /*
  * receiver_close_listener - stop accepting delegates (the port is free at
- * return); the sessions connected go on with R's settings, each until its
+ * return unless a receiver took it over); the sessions connected go on with R's settings, each until its
  * next MAIL after a copy (421: see smtp_server_close_listener).
  * receiver_sessions says when none is left; receiver_stop frees.
  */

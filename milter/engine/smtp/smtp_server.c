@@ -267,7 +267,7 @@ static void start_session(struct smtp_server *srv, int fd)
 	pthread_attr_destroy(&attr);
 }
 
-/* accept_one - accept a connection and start its session (or refuse it). */
+/* accept_one - accept a connection and start its session (or refuse it); the listener is non-blocking. */
 static void accept_one(struct smtp_server *srv)
 {
 	int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -348,6 +348,40 @@ static int open_listener(struct smtp_server *srv, char *err, size_t errlen)
 	return fd;
 }
 
+/*
+ * share_listener - a descriptor of LISTENER_OF's listening socket; -1 (ERR
+ * set). Both servers may accept on it until the old one closes its own.
+ */
+static int share_listener(const struct smtp_server *srv, char *err, size_t errlen)
+{
+	const struct smtp_server *old = srv->cfg.listener_of;
+	int fd = old->listen_fd >= 0 ? fcntl(old->listen_fd, F_DUPFD_CLOEXEC, 0) : -1;
+
+	if (fd < 0)
+		snprintf(err, errlen, "cannot take over the listener on %s:%u: %s", old->host,
+			 old->port, old->listen_fd >= 0 ? strerror(errno) : "it was closed");
+	return fd;
+}
+
+/*
+ * listen_socket - the server's listening socket, bound or shared, and
+ * non-blocking: a connection reset between poll and accept, or taken by the
+ * other server sharing the socket, must not block the acceptor.
+ */
+static int listen_socket(struct smtp_server *srv, char *err, size_t errlen)
+{
+	int fd = srv->cfg.listener_of ? share_listener(srv, err, errlen) : open_listener(srv, err, errlen);
+	int flags = fd >= 0 ? fcntl(fd, F_GETFL) : 0;
+
+	if (fd >= 0 && (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)) {
+		snprintf(err, errlen, "cannot listen on %s:%u: %s", srv->host, srv->cfg.port,
+			 strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
 /* bound_port - the port FD is bound to. */
 static unsigned bound_port(int fd)
 {
@@ -404,13 +438,18 @@ struct smtp_server *smtp_server_start(const struct smtp_server_config *config,
 	pthread_cond_init(&s->ended, NULL);
 	s->cfg = *config;
 	apply_defaults(&s->cfg);
-	s->host = xstrdup(config->host ? config->host : "127.0.0.1");
+	s->host = xstrdup(config->listener_of ? config->listener_of->host
+			  : config->host ? config->host : "127.0.0.1");
 	s->hostname = xstrdup(config->hostname ? config->hostname : "localhost");
 	s->cfg.host = s->host;
 	s->cfg.hostname = s->hostname;
+	if (config->listener_of)
+		s->cfg.port = config->listener_of->port;
 	s->handlers = *handlers;
 	s->arg = arg;
-	if ((s->listen_fd = open_listener(s, err, errlen)) < 0)
+	s->listen_fd = listen_socket(s, err, errlen);
+	s->cfg.listener_of = NULL;      /* used once: the old server may go first */
+	if (s->listen_fd < 0)
 		goto fail;
 	s->port = bound_port(s->listen_fd);
 	if (pipe2(s->wake, O_CLOEXEC) != 0 ||
@@ -442,13 +481,11 @@ unsigned smtp_server_sessions(struct smtp_server *s)
 	return n;
 }
 
-/* accept_pending - start sessions for the connections queued on the listener (it is non-blocking now). */
+/* accept_pending - start sessions for the connections queued on the listener. */
 static void accept_pending(struct smtp_server *s)
 {
 	struct pollfd p = { .fd = s->listen_fd, .events = POLLIN };
 
-	if (fcntl(s->listen_fd, F_SETFL, O_NONBLOCK) != 0)
-		return;
 	while (poll(&p, 1, 0) == 1 && (p.revents & POLLIN))
 		accept_one(s);
 }

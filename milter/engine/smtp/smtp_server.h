@@ -116,6 +116,12 @@ struct smtp_server_config {
 	unsigned data_timeout_ms;       /* waiting for message text; 0: 10 minutes */
 	int backlog;                    /* listen(2) backlog; 0: 128 */
 	enum smtp_bare_newline bare_newline;    /* 0: SMTP_BARE_REJECT */
+	/* A running server whose listening socket this one shares instead of
+	 * binding (HOST and PORT are then its own): a replacement with other
+	 * settings takes over with no moment where the port is free or taken
+	 * by someone else. The old one is then closed with
+	 * smtp_server_close_listener. NULL: bind. */
+	const struct smtp_server *listener_of;
 };
 
 struct smtp_server;
@@ -137,7 +143,8 @@ unsigned smtp_server_sessions(struct smtp_server *s);
 
 /*
  * smtp_server_close_listener - stop listening (the port is free again at
- * return; connections already queued are served, not reset). The sessions
+ * return unless a successor shares the socket, see listener_of;
+ * connections already queued are served, not reset). The sessions
  * running go on: a message in progress, and each session's first one, is
  * received as usual; a session that has had a message answers its next
  * MAIL with "421 4.3.2" and ends, so that a client keeping connections
