@@ -46,7 +46,7 @@ void milter_hooks_reloaded(void)
 
 	pthread_mutex_lock(&runtime_lock);
 	if (p && runtime && !delegation_update(runtime, p, err, sizeof(err)))
-		log_msg(LOG_ERR, "after reload: %s (delegations to that service will fail)", err);
+		log_msg(LOG_ERR, "after reload: %s", err);
 	pthread_mutex_unlock(&runtime_lock);
 	policy_unref(p);
 }

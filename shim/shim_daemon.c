@@ -125,7 +125,7 @@ static void serve(struct delegation *services, struct shim_nexthop *nexthop)
 			char err[512];
 
 			if (p && !delegation_update(services, p, err, sizeof(err)))
-				log_msg(LOG_ERR, "after reload: %s (delegations to that service will fail)", err);
+				log_msg(LOG_ERR, "after reload: %s", err);
 			policy_unref(p);
 		}
 	}

@@ -166,7 +166,7 @@ accepted_since_mark() { (( $(tail -n +"$mark" "$log" | grep -c ' verdict=accept'
 wait_until 60 accepted_since_mark 50 || bail_out "the load under reload never got going"
 reload '.services.pool.receiver_idle = "50s" | .services.hole.receiver_idle = "50s"' \
 	"receiver 127.0.0.1:$recv: receiver_idle changed"
-wait_until 120 pid_gone "$during_pid"
+wait_until 300 pid_gone "$during_pid"
 is "$(awk '$4 == 250' "$PEERS_DIR/during-reload.txt" | wc -l)" 1000 \
 	"a reload that changes the receiver under load: every message is accepted"
 unlike "$(tail -n +"$mark" "$log")" "result=(error|timeout|missing)" "... no delegation failed"

@@ -199,6 +199,9 @@ static void test_unseekable_message_fails_before_connecting(void **state)
 	assert_string_equal(res.error, "rewind the message: Illegal seek");
 	close(pipe_fds[0]);
 	close(pipe_fds[1]);
+	req.fd = -1;
+	clamd_scan(&to, &req, &res);
+	assert_string_equal(res.error, "no message to scan (descriptor -1)");
 }
 
 /* parsed - clamd_parse_reply of TEXT (LEN bytes). */

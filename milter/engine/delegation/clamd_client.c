@@ -228,7 +228,9 @@ void clamd_scan(const struct clamd_target *to, const struct clamd_scan_request *
 								 : DEFAULT_PROGRESS_MS) };
 
 	*out = (struct clamd_result){ .verdict = CLAMD_FAILED, .mode = "INSTREAM" };
-	if (lseek(req->fd, 0, SEEK_SET) != 0)
+	if (req->fd < 0)
+		fail(out, CLAMD_FAILED, "no message to scan (descriptor %d)", req->fd);
+	else if (lseek(req->fd, 0, SEEK_SET) != 0)
 		fail(out, CLAMD_FAILED, "rewind the message: %s", strerror(errno));
 	else
 		scan_file(&s, to, req->fd);

@@ -60,7 +60,7 @@ struct clamd_target {
 };
 
 struct clamd_scan_request {
-	int fd;                         /* the message, seekable (rewound for each scan) */
+	int fd;                         /* the message, seekable (rewound for each scan); set it: 0 is stdin */
 	unsigned timeout_ms;            /* the whole scan; 0: 60 s */
 	/* Called about every progress_interval_ms (0: 2000) while waiting; NULL: not. */
 	void (*progress)(void *arg);

@@ -51,6 +51,7 @@ struct delegation {
 	struct pool_slot *pools;        /* live: the pools the current policy has */
 	struct receiver_slot *receivers;        /* listening */
 	struct receiver_slot *draining;         /* not listening, delegates may still be connected */
+	bool started;                   /* the first update is done: later ones are reloads */
 };
 
 /* same_endpoint - do A and B name the same host and port? */
@@ -214,7 +215,7 @@ static bool add_receiver(struct delegation *d, const struct service *s, const ch
 	};
 	struct receiver_slot *r = find_receiver(d, &s->receiver), *old = NULL;
 	struct receiver *rcv;
-	char changed[128];
+	char changed[128], why[256];
 
 	if (r && receiver_changes(r->receiver, &cfg, changed, sizeof(changed))) {
 		old = r;
@@ -223,10 +224,18 @@ static bool add_receiver(struct delegation *d, const struct service *s, const ch
 	}
 	if (r)
 		return r->wanted = true;
-	rcv = receiver_start(&cfg, d->table, err, errlen);
+	rcv = receiver_start(&cfg, d->table, why, sizeof(why));
 	if (!rcv) {
-		if (old)
+		if (old) {
 			old->wanted = true;     /* goes on listening, with its settings */
+			snprintf(err, errlen, "service %s: receiver %s:%u keeps its old %s: %s", s->name,
+				 s->receiver.host, s->receiver.port, changed, why);
+		} else if (d->started) {
+			snprintf(err, errlen, "service %s: %s (its delegations fail until a reload "
+				 "starts its receiver)", s->name, why);
+		} else {
+			snprintf(err, errlen, "%s", why);
+		}
 		return false;
 	}
 	if (old) {
@@ -283,6 +292,7 @@ bool delegation_update(struct delegation *d, const struct policy *p, char *err, 
 	}
 	drain_unwanted(d);
 	retired = retire_unwanted(d);
+	d->started = true;
 	pthread_mutex_unlock(&d->lock);
 	release_all(retired);   /* outside the lock: a pool's stop joins its prober */
 	return ok;

@@ -52,8 +52,10 @@ struct delegation *delegation_start(const struct policy *p, char *err, size_t er
  * delegation_update - after a reload: bind P's services to their pools,
  * starting those that are new or changed, and let go of the pools P no
  * longer has (each stops once no policy holds it). Receivers already
- * running are kept. False (reason in ERR) when a new receiver cannot
- * listen; the services that did start are kept.
+ * running are kept; one whose settings changed is replaced. False when a
+ * receiver cannot start: ERR says why and what follows ("service av:
+ * receiver 127.0.0.1:10025 keeps its old receiver_allow: ...", or that
+ * the service's delegations fail); the services that did start are kept.
  */
 bool delegation_update(struct delegation *d, const struct policy *p, char *err, size_t errlen);
 

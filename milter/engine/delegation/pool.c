@@ -31,6 +31,7 @@ struct pool {
 	char *service;
 	size_t next;                    /* round robin: where the next delegation starts */
 	struct member *members;
+	uint64_t metrics_writer;        /* names this pool to its members' gauges */
 };
 
 _Static_assert(POOL_UNCERTAIN + 1 == METRICS_MEMBER_OUTCOMES, "one metrics outcome per pool outcome");
@@ -56,12 +57,13 @@ struct pool *pool_new(const struct pool_config *cfg, uint64_t now_ms)
 	p->cfg.service = p->service;
 	p->cfg.names = NULL;
 	p->members = xcalloc(cfg->members ? cfg->members : 1, sizeof(*p->members));
+	p->metrics_writer = metrics_writer_token();
 	for (size_t i = 0; i < cfg->members; i++) {
 		p->members[i].name = xstrdup(cfg->names && cfg->names[i] ? cfg->names[i] : "?");
 		p->members[i].up = true;
 		p->members[i].next_probe_ms = now_ms + cfg->interval_ms;
-		p->members[i].metrics = metrics_member_get(p->service, p->members[i].name, p);
-		metrics_member_up(p->members[i].metrics, p, true);
+		p->members[i].metrics = metrics_member_get(p->service, p->members[i].name,
+							   p->metrics_writer);
 	}
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_condattr_init(&attr);
@@ -80,7 +82,7 @@ void pool_free(struct pool *p)
 	pthread_mutex_destroy(&p->lock);
 	for (size_t i = 0; i < p->cfg.members; i++) {
 		metrics_member_active(p->members[i].metrics, -(int)p->members[i].active);
-		metrics_member_release(p->members[i].metrics, p);
+		metrics_member_release(p->members[i].metrics, p->metrics_writer);
 		free(p->members[i].name);
 	}
 	free(p->members);
@@ -174,7 +176,7 @@ enum pool_change pool_done(struct pool *p, size_t member, enum pool_outcome outc
 	change = healthy && m->up ? POOL_SAME : mark(p, m, healthy, now_ms);
 	note_change(p, member, change, why);
 	metrics_member_try(m->metrics, outcome);
-	metrics_member_up(m->metrics, p, m->up);
+	metrics_member_up(m->metrics, p->metrics_writer, m->up);
 	pthread_cond_broadcast(&p->freed);
 	pthread_mutex_unlock(&p->lock);
 	return change;
@@ -225,7 +227,7 @@ enum pool_change pool_probed(struct pool *p, size_t member, bool healthy, const 
 	p->members[member].probing = false;
 	change = mark(p, &p->members[member], healthy, now_ms);
 	note_change(p, member, change, why);
-	metrics_member_up(p->members[member].metrics, p, p->members[member].up);
+	metrics_member_up(p->members[member].metrics, p->metrics_writer, p->members[member].up);
 	pthread_mutex_unlock(&p->lock);
 	return change;
 }

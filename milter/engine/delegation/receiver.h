@@ -42,7 +42,7 @@ struct receiver_config {
 	/* A running receiver on the same address whose listening socket this
 	 * one shares, to replace it (then receiver_close_listener on the old
 	 * one): the port is never free during the hand-over. NULL: bind. */
-	const struct receiver *takes_over;
+	struct receiver *takes_over;
 };
 
 /*

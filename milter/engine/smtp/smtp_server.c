@@ -267,17 +267,20 @@ static void start_session(struct smtp_server *srv, int fd)
 	pthread_attr_destroy(&attr);
 }
 
-/* accept_one - accept a connection and start its session (or refuse it); the listener is non-blocking. */
-static void accept_one(struct smtp_server *srv)
+/*
+ * accept_one - accept a connection and start its session (or refuse it);
+ * the listener is non-blocking. False when none was taken.
+ */
+static bool accept_one(struct smtp_server *srv)
 {
 	int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
 	if (fd < 0) {
-		if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED)
+		if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
 			log_msg(LOG_WARNING, "smtp: accept on port %u: %s", srv->port, strerror(errno));
-		if (errno == EMFILE || errno == ENFILE)
-			usleep(100 * 1000);     /* let sessions end and free descriptors */
-		return;
+			usleep(100 * 1000);     /* EMFILE, ENOBUFS...: let sessions end, never spin */
+		}
+		return false;
 	}
 	pthread_mutex_lock(&srv->lock);
 	if (srv->stopping) {
@@ -290,6 +293,7 @@ static void accept_one(struct smtp_server *srv)
 		start_session(srv, fd);
 	}
 	pthread_mutex_unlock(&srv->lock);
+	return true;
 }
 
 /* acceptor_thread - accept until the wake pipe says stop. */
@@ -354,12 +358,14 @@ static int open_listener(struct smtp_server *srv, char *err, size_t errlen)
  */
 static int share_listener(const struct smtp_server *srv, char *err, size_t errlen)
 {
-	const struct smtp_server *old = srv->cfg.listener_of;
+	struct smtp_server *old = srv->cfg.listener_of;
 	int fd = old->listen_fd >= 0 ? fcntl(old->listen_fd, F_DUPFD_CLOEXEC, 0) : -1;
 
 	if (fd < 0)
 		snprintf(err, errlen, "cannot take over the listener on %s:%u: %s", old->host,
 			 old->port, old->listen_fd >= 0 ? strerror(errno) : "it was closed");
+	else
+		old->handed_over = true;        /* its queue is the successor's to serve */
 	return fd;
 }
 
@@ -481,13 +487,20 @@ unsigned smtp_server_sessions(struct smtp_server *s)
 	return n;
 }
 
-/* accept_pending - start sessions for the connections queued on the listener. */
+/*
+ * accept_pending - start sessions for the connections queued on the
+ * listener: at most a backlog's worth (new ones keep coming while we take
+ * them), none when a successor shares the socket and serves the queue.
+ */
 static void accept_pending(struct smtp_server *s)
 {
 	struct pollfd p = { .fd = s->listen_fd, .events = POLLIN };
 
-	while (poll(&p, 1, 0) == 1 && (p.revents & POLLIN))
-		accept_one(s);
+	if (s->handed_over)
+		return;
+	for (int n = 0; n < s->cfg.backlog && poll(&p, 1, 0) == 1 && (p.revents & POLLIN); n++)
+		if (!accept_one(s))
+			return;
 }
 
 /*

@@ -121,7 +121,7 @@ struct smtp_server_config {
 	 * settings takes over with no moment where the port is free or taken
 	 * by someone else. The old one is then closed with
 	 * smtp_server_close_listener. NULL: bind. */
-	const struct smtp_server *listener_of;
+	struct smtp_server *listener_of;
 };
 
 struct smtp_server;

@@ -28,6 +28,7 @@ struct smtp_server {
 	struct smtp_handlers handlers;
 	void *arg;
 	int listen_fd;
+	bool handed_over;               /* a successor shares the listening socket (listener_of) */
 	int wake[2];                    /* a pipe: stop wakes the acceptor */
 	unsigned port;
 	pthread_t acceptor;

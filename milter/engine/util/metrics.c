@@ -203,24 +203,33 @@ struct metrics_series *metrics_series_get(enum metrics_family family, const char
 	return series_get(family, name, NULL);
 }
 
-/* metrics_member_get - the member's series, one more pool using it: POOL, the newest. */
-struct metrics_series *metrics_member_get(const char *service, const char *member,
-					  const void *pool)
+/* metrics_writer_token - the next of 1, 2, 3... */
+uint64_t metrics_writer_token(void)
+{
+	static atomic_uint_fast64_t last;
+
+	return atomic_fetch_add(&last, 1) + 1;
+}
+
+/* metrics_member_get - the member's series, one more pool using it: POOL, the newest, sees it up. */
+struct metrics_series *metrics_member_get(const char *service, const char *member, uint64_t pool)
 {
 	struct metrics_series *s = series_get(METRICS_MEMBERS, service, member);
 
-	atomic_store(&s->up_writer, pool);
+	atomic_store(&s->up_state, pool << 1 | 1u);
 	return s;
 }
 
 /* metrics_member_release - one pool fewer using S; if POOL wrote member_up, the next to write takes it. */
-void metrics_member_release(struct metrics_series *s, const void *pool)
+void metrics_member_release(struct metrics_series *s, uint64_t pool)
 {
-	const void *writer = pool;
+	uint_fast64_t cur;
 
 	if (!s)
 		return;
-	atomic_compare_exchange_strong(&s->up_writer, &writer, NULL);
+	cur = atomic_load(&s->up_state);
+	while (cur >> 1 == pool && !atomic_compare_exchange_weak(&s->up_state, &cur, cur & 1u))
+		;
 	atomic_fetch_sub(&s->pools, 1);
 }
 
@@ -232,14 +241,16 @@ void metrics_member_try(struct metrics_series *s, unsigned outcome)
 }
 
 /* metrics_member_up - S's member_up, if POOL writes it (or nobody does: POOL takes it). */
-void metrics_member_up(struct metrics_series *s, const void *pool, bool up)
+void metrics_member_up(struct metrics_series *s, uint64_t pool, bool up)
 {
-	const void *writer = NULL;
+	uint_fast64_t cur;
 
 	if (!s)
 		return;
-	if (atomic_compare_exchange_strong(&s->up_writer, &writer, pool) || writer == pool)
-		atomic_store_explicit(&s->up, up, memory_order_relaxed);
+	cur = atomic_load(&s->up_state);
+	while ((cur >> 1 == pool || cur >> 1 == 0) &&
+	       !atomic_compare_exchange_weak(&s->up_state, &cur, pool << 1 | (up ? 1u : 0u)))
+		;       /* a failed exchange reloaded CUR: a newer pool may have taken it */
 }
 
 /* metrics_member_active - DELTA more tries running on S. */
@@ -423,7 +434,7 @@ static void render_members(FILE *out)
 	for (struct metrics_series *s = first; s; s = atomic_load(&s->next))
 		if (atomic_load(&s->pools) > 0) {
 			put_member(out, "member_up", s);
-			fprintf(out, "} %lld\n", (long long)atomic_load(&s->up));
+			fprintf(out, "} %u\n", (unsigned)(atomic_load(&s->up_state) & 1u));
 		}
 	family_head(out, "member_active", "gauge", "Tries running on a member now.");
 	for (struct metrics_series *s = first; s; s = atomic_load(&s->next))

@@ -82,8 +82,10 @@ struct metrics_series {
 	atomic_uint_fast64_t outcome[METRICS_OUTCOMES];        /* services; members */
 	struct metrics_histogram latency;                       /* services */
 	atomic_int_fast64_t pools;      /* members: running pools that have it (gauges shown if > 0) */
-	atomic_int_fast64_t up;         /* members: 1 up, 0 down, as UP_WRITER sees it */
-	const void *_Atomic up_writer;  /* members: the newest running pool that has it, or NULL */
+	/* members: (writer << 1) | up, one word so that the writer check and
+	 * the store are one compare-and-swap. WRITER is the token of the
+	 * newest running pool that has it (0: none), UP is 1 up, 0 down. */
+	atomic_uint_fast64_t up_state;
 	atomic_int_fast64_t active;     /* members: tries running on it now, in every pool */
 };
 
@@ -137,22 +139,26 @@ void metrics_delegation(struct metrics_series *s, unsigned outcome, uint64_t ms)
 /*
  * metrics_member_get - the series of pool member MEMBER of SERVICE, made if
  * new, for POOL, which starts (its gauges are shown until every such pool
- * called metrics_member_release). During a reload two pools can have one
+ * called metrics_member_release; POOL is its metrics_writer_token, and
+ * its members start up). During a reload two pools can have one
  * member: member_active sums their tries, and member_up is the newest
  * pool's view (an older one writes it again only once the newer stopped).
  * Takes the registry's mutex.
  */
 struct metrics_series *metrics_member_get(const char *service, const char *member,
-					  const void *pool);
+					  uint64_t pool);
+
+/* metrics_writer_token - a token (never 0, never repeated) for a pool to name itself by. */
+uint64_t metrics_writer_token(void);
 
 /* metrics_member_release - POOL, which had S, stopped. */
-void metrics_member_release(struct metrics_series *s, const void *pool);
+void metrics_member_release(struct metrics_series *s, uint64_t pool);
 
 /* metrics_member_try - one try on the member S ended with OUTCOME (enum pool_outcome). */
 void metrics_member_try(struct metrics_series *s, unsigned outcome);
 
 /* metrics_member_up - POOL sees S up (or not); counted even when disabled. */
-void metrics_member_up(struct metrics_series *s, const void *pool, bool up);
+void metrics_member_up(struct metrics_series *s, uint64_t pool, bool up);
 
 /* metrics_member_active - DELTA (+1, -1) tries running on S; counted even when disabled. */
 void metrics_member_active(struct metrics_series *s, int delta);
