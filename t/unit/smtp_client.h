@@ -34,6 +34,20 @@ static inline void client_connect(struct smtp_test_client *c, unsigned port)
 	assert_int_equal(connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 }
 
+/* loopback_listening - does something accept connections on 127.0.0.1:PORT? */
+static inline bool loopback_listening(unsigned port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	bool up;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(fd >= 0);
+	up = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return up;
+}
+
 /* client_send - send TEXT (N bytes; N 0 means strlen) as it is. */
 static inline void client_send_n(struct smtp_test_client *c, const char *text, size_t n)
 {

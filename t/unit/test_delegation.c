@@ -6,6 +6,7 @@
  * receiver no service uses stops listening.
  */
 #include "test_support.h"
+#include "smtp_client.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -30,20 +31,6 @@ static unsigned free_port(void)
 	port = ntohs(sa.sin_port);
 	close(fd);
 	return port;
-}
-
-/* listening - does something accept connections on 127.0.0.1:PORT? */
-static bool listening(unsigned port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	bool up;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_true(fd >= 0);
-	up = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return up;
 }
 
 /* smtp_policy - a policy whose smtp service "av" has its receiver on PORT with RECEIVER_IDLE. */
@@ -87,9 +74,9 @@ static void test_a_changed_receiver_is_replaced_on_the_same_socket(void **state)
 	d = delegation_start(p1, err, sizeof(err));
 	if (!d)
 		fail_msg("delegation_start: %s", err);
-	assert_true(listening(port));
+	assert_true(loopback_listening(port));
 	assert_true(delegation_update(d, p2, err, sizeof(err)));
-	assert_true(listening(port));
+	assert_true(loopback_listening(port));
 	/* The replacement cannot even share the socket: the old receiver stays. */
 	limit = no_descriptor_left();
 	updated = delegation_update(d, p3, err, sizeof(err));
@@ -98,9 +85,9 @@ static void test_a_changed_receiver_is_replaced_on_the_same_socket(void **state)
 	assert_non_null(strstr(err, "service av: receiver 127.0.0.1:"));
 	assert_non_null(strstr(err, " keeps its old receiver_idle: cannot take over the listener on "
 			       "127.0.0.1:"));
-	assert_true(listening(port));
+	assert_true(loopback_listening(port));
 	delegation_stop(d);
-	assert_false(listening(port));
+	assert_false(loopback_listening(port));
 	policy_unref(p1);
 	policy_unref(p2);
 	policy_unref(p3);
@@ -125,8 +112,8 @@ static void test_a_receiver_no_service_uses_stops_listening(void **state)
 	if (!d)
 		fail_msg("delegation_start: %s", err);
 	assert_true(delegation_update(d, p2, err, sizeof(err)));
-	assert_false(listening(port));
-	assert_true(listening(other));
+	assert_false(loopback_listening(port));
+	assert_true(loopback_listening(other));
 	delegation_stop(d);
 	policy_unref(p1);
 	policy_unref(p2);
