@@ -69,8 +69,9 @@ bool receiver_changes(const struct receiver *r, const struct receiver_config *rc
 
 /*
  * receiver_close_listener - stop accepting delegates (the port is free at
- * return unless a receiver took it over); the sessions connected go on with R's settings, each until its
- * next MAIL after a copy (421: see smtp_server_close_listener).
+ * return unless a receiver took it over); the sessions connected go on
+ * with R's settings, each until its next MAIL after a copy (421: see
+ * smtp_server_close_listener).
  * receiver_sessions says when none is left; receiver_stop frees.
  */
 void receiver_close_listener(struct receiver *r);
