@@ -108,10 +108,15 @@ done
 # Each member's tries on /metrics: as many accepted as the log says it served.
 metrics_scrape "$mport" >"$PEERS_DIR/metrics.txt" || bail_out "no /metrics"
 member() { printf 'milter_delegate_member_%s{service="pool",member="127.0.0.1:%s"%s}' "$1" "$2" "${3:+,outcome=\"$3\"}"; }
+# A copy can come back from a try counted uncertain: the killed member
+# relayed it and died before its 250 reached us (CI saw 36 copies, 35
+# accepted). So: accepted <= served <= accepted + uncertain.
 for i in 0 1 2; do
 	served=$(grep -c "rule=scan delegate=pool result=copy .*member=127.0.0.1:${ports[$i]}$" "$log")
-	is "$(metrics_value "$PEERS_DIR/metrics.txt" "$(member tries_total "${ports[$i]}" accepted)")" \
-		"$served" "/metrics: member $i's accepted tries are the copies it served ($served)"
+	accepted=$(metrics_value "$PEERS_DIR/metrics.txt" "$(member tries_total "${ports[$i]}" accepted)")
+	uncertain=$(metrics_value "$PEERS_DIR/metrics.txt" "$(member tries_total "${ports[$i]}" uncertain)")
+	check "/metrics: member $i's accepted tries are the copies it served ($served: $accepted accepted, $uncertain uncertain)" \
+		test "$accepted" -le "$served" -a "$served" -le $((accepted + uncertain))
 	is "$(metrics_value "$PEERS_DIR/metrics.txt" "$(member up "${ports[$i]}")")" 1 "/metrics: member $i is up"
 done
 failed=$(( $(metrics_value "$PEERS_DIR/metrics.txt" "$(member tries_total "${ports[1]}" deferred)") +
